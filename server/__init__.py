@@ -1,0 +1,1 @@
+"""The Lawroom server: the aiohttp application, its settings, pages and command line."""

@@ -1,0 +1,116 @@
+"""The application factory: routes, shared state in AppKeys, background work, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from ipaddress import ip_address
+from pathlib import Path
+
+from aiohttp import web
+
+from server.settings import Settings
+from signaling.clock import Clock, SystemClock
+from signaling.connection import ConnectionSettings, websocket_handler
+from signaling.hub import Hub, HubSettings
+from signaling.identity import DEMO_ACCOUNTS, Directory, StaticDirectory
+from signaling.messages import IceServer, json_schema
+from signaling.state import MemoryState, SharedState
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+STATE_KEY = web.AppKey("state", SharedState)  # type: ignore[type-abstract]
+HUB_KEY = web.AppKey("hub", Hub)
+CONNECTION_SETTINGS_KEY = web.AppKey("connection_settings", ConnectionSettings)
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def init_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    directory: Directory | None = None,
+    state: SharedState | None = None,
+) -> web.Application:
+    """Build the application. Tests pass a ManualClock; accounts will pass their directory."""
+    app = web.Application(middlewares=[forwarded_middleware(settings.trusted_proxy)])
+    app[SETTINGS_KEY] = settings
+    app[STATE_KEY] = state or MemoryState()
+    directory = directory or StaticDirectory(DEMO_ACCOUNTS if settings.demo else ())
+    app[HUB_KEY] = Hub(
+        app[STATE_KEY],
+        clock or SystemClock(),
+        directory,
+        HubSettings(
+            grace_seconds=settings.grace_seconds,
+            offer_timeout=settings.offer_timeout,
+            ice_servers=tuple(IceServer(urls=[u]) for u in settings.ice_servers),
+        ),
+    )
+    app[CONNECTION_SETTINGS_KEY] = ConnectionSettings(
+        hello_timeout=settings.hello_timeout,
+        rate_per_second=settings.rate_per_second,
+        rate_burst=settings.rate_burst,
+        allowed_origins=settings.allowed_origins,
+        strict=settings.strict_protocol,
+    )
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/protocol/schema.json", schema)
+    if STATIC_DIR.is_dir():
+        app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.cleanup_ctx.append(run_timers)
+    app.on_shutdown.append(close_connections)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def schema(request: web.Request) -> web.Response:
+    return web.json_response(json_schema(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    return await websocket_handler(request, request.app[HUB_KEY], request.app[CONNECTION_SETTINGS_KEY])
+
+
+async def run_timers(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[HUB_KEY].timers.run(), name="timers")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await app[STATE_KEY].close()
+
+
+async def close_connections(app: web.Application) -> None:
+    await app[HUB_KEY].close_all()
+
+
+def forwarded_middleware(trusted: tuple[str, ...]) -> web.Middleware:
+    """Believe X-Forwarded-* only from a configured proxy: the scheme decides the Origin check
+    and the remote address goes into the logs."""
+    trusted_ips = {ip_address(t) for t in trusted}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if trusted_ips and peer and ip_address(peer[0]) in trusted_ips:
+            changes: dict[str, str] = {}
+            if proto := request.headers.get("X-Forwarded-Proto"):
+                changes["scheme"] = proto.split(",")[0].strip()
+            if host := request.headers.get("X-Forwarded-Host"):
+                changes["host"] = host.split(",")[0].strip()
+            if fwd := request.headers.get("X-Forwarded-For"):
+                changes["remote"] = fwd.split(",")[0].strip()
+            if changes:
+                request = request.clone(**changes)  # type: ignore[arg-type]
+        return await handler(request)
+
+    return middleware

@@ -1,0 +1,76 @@
+"""The `lawroom` command: serve, demo, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from aiohttp import web
+
+from server import settings as settings_mod
+from server.logs import configure_logging
+from server.settings import SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lawroom", description="Lawroom legal consultation server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    settings_mod.add_arguments(serve)
+
+    demo = commands.add_parser(
+        "demo", help="run one scripted consultation between two Python clients and print it"
+    )
+    demo.add_argument("--size", default="640x480", help="synthetic video size (default 640x480)")
+    demo.add_argument("--seconds", type=float, default=3.0, help="how long the call lasts")
+
+    commands.add_parser("schema", help="print the protocol's JSON Schema")
+
+    args = parser.parse_args(argv)
+    if args.command == "schema":
+        from signaling.messages import json_schema
+
+        print(json.dumps(json_schema(), ensure_ascii=False, indent=2))
+        return 0
+    if args.command == "demo":
+        from server.demo import run_demo
+
+        configure_logging("WARNING")
+        return asyncio.run(run_demo(args.size, args.seconds))
+    try:
+        settings = settings_mod.load(vars(args))
+    except SettingsError as exc:
+        print(f"lawroom: {exc}", file=sys.stderr)
+        return 2
+    return serve_forever(settings)
+
+
+def serve_forever(settings: settings_mod.Settings) -> int:
+    from server.app import init_app
+
+    configure_logging(settings.log_level)
+    log = logging.getLogger("lawroom")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = init_app(settings)
+    scheme = "https" if settings.tls_cert else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    log.info("Lawroom on %s — village page %s/village, lawyer page %s/lawyer", base, base, base)
+    if settings.demo:
+        log.info("demo identities: village-1 / demo-village-1, lawyer-1 / demo-lawyer-1")
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_context=settings.ssl_context(),
+        print=None,
+        shutdown_timeout=5,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

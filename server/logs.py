@@ -1,0 +1,22 @@
+"""Logging set-up: UTC timestamps in the log, connection and consultation ids in each line."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+
+class _UTCFormatter(logging.Formatter):
+    converter = time.gmtime
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        _UTCFormatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aioice logs every candidate pair check at INFO.
+    logging.getLogger("aioice").setLevel(logging.WARNING)

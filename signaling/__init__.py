@@ -1,0 +1,1 @@
+"""Lawroom's wire protocol and the server-side signaling that speaks it."""

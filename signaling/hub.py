@@ -1,0 +1,307 @@
+"""What the server does with each message: sessions, resume, the relay, and the routing table.
+
+`ROUTES` is the table of message type -> (handler, roles that may send it). The connection
+validates and authorizes before a handler runs; handlers raise ProtocolError to refuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from room.call import Event
+from signaling.clock import Clock
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.identity import Directory
+from signaling.messages import (
+    Accept,
+    CallState,
+    CancelRequest,
+    ClientMessage,
+    Decline,
+    DutyState,
+    EndReason,
+    HangUp,
+    Hello,
+    IceCandidate,
+    IceServer,
+    PeerDisconnected,
+    PeerResumed,
+    RequestConsultation,
+    Resume,
+    Resumed,
+    Role,
+    Sdp,
+    ServerMessage,
+    SetDuty,
+    Welcome,
+)
+from signaling.outbox import send
+from signaling.pairing import IN_ROOM, Pairing
+from signaling.state.base import SessionRecord, SharedState, Sink
+from signaling.timers import Timers
+
+log = logging.getLogger(__name__)
+
+PROFESSIONALS = frozenset({Role.LAWYER, Role.MEDIATOR})
+EVERYONE = frozenset(Role)
+
+
+class Peer(Protocol):
+    """The connection as the hub sees it."""
+
+    connection_id: str
+
+    def reply(self, message: ServerMessage) -> None: ...
+
+    @property
+    def sink(self) -> Sink: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    grace_seconds: float = 30.0
+    offer_timeout: float = 20.0
+    ice_servers: tuple[IceServer, ...] = ()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Hub:
+    def __init__(
+        self, state: SharedState, clock: Clock, directory: Directory, settings: HubSettings
+    ) -> None:
+        self.state = state
+        self.clock = clock
+        self.settings = settings
+        self._directory = directory
+        self.timers = Timers(state, clock)
+        self.pairing = Pairing(state, clock, self.timers, settings.offer_timeout)
+        # Sessions attached to a websocket of this instance, to displace one on resume.
+        self._peers: dict[str, Peer] = {}
+        self.timers.on("grace", self._grace_expired)
+        # Messages that failed the schema, newest last (the page tests assert there are none).
+        self.violations: deque[str] = deque(maxlen=1000)
+
+    # -- sign-in and resume ------------------------------------------------------------------
+
+    async def hello(self, peer: Peer, msg: Hello) -> SessionRecord:
+        who = self._directory.authenticate(msg.role, msg.identity, msg.token)
+        if who is None:
+            raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown identity or wrong token")
+        token = secrets.token_urlsafe(32)
+        session = SessionRecord(
+            session_id="s_" + secrets.token_urlsafe(12),
+            role=who.role,
+            identity=who.identity,
+            display_name=who.display_name,
+            resume_token_hash=_hash_token(token),
+            free_since=self.clock.now(),
+        )
+        await self.state.put_session(session)
+        peer.reply(
+            Welcome(
+                connection_id=peer.connection_id,
+                role=who.role,
+                identity=who.identity,
+                display_name=who.display_name,
+                resume_token=token,
+                grace_seconds=self.settings.grace_seconds,
+                ice_servers=list(self.settings.ice_servers),
+            )
+        )
+        await self._attach(peer, session, after_seq=0)
+        log.info("conn=%s session=%s signed in as %s %s", peer.connection_id, session.session_id, who.role, who.identity)
+        return session
+
+    async def resume(self, peer: Peer, msg: Resume) -> SessionRecord:
+        session = await self.state.session_by_resume_token(_hash_token(msg.resume_token))
+        if session is None:
+            raise ProtocolError(
+                ErrorCode.RESUME_FAILED, "nothing to resume: the grace period has passed; sign in again"
+            )
+        displaced = self._peers.get(session.session_id)
+        if displaced is not None and displaced is not peer:
+            # A reloaded page can come back before its old socket is noticed as closed.
+            await self.state.detach(session.session_id, displaced.sink)
+            await displaced.close(4000, "resumed on another connection")
+        await self.timers.cancel("grace", session.session_id)
+        session = session.model_copy(update={"connected": True})
+        await self.state.put_session(session)
+        replayed = await self._attach(peer, session, after_seq=msg.last_seq)
+        c = await self._consultation(session)
+        peer.reply(
+            Resumed(
+                connection_id=peer.connection_id,
+                replayed=replayed,
+                consultation_id=c.consultation_id if c else None,
+                call_state=c.state if c else None,
+            )
+        )
+        log.info("conn=%s session=%s resumed, %d replayed", peer.connection_id, session.session_id, replayed)
+        if c is not None and c.state in IN_ROOM:
+            other = c.other(session.session_id)
+            if other is not None:
+                await send(self.state, other, PeerResumed(consultation_id=c.consultation_id, peer_role=session.role))
+        if session.role in PROFESSIONALS:
+            await self.pairing.dispatch()
+        return session
+
+    async def _attach(self, peer: Peer, session: SessionRecord, after_seq: int) -> int:
+        self._peers[session.session_id] = peer
+        return await self.state.attach(session.session_id, peer.sink, after_seq)
+
+    async def disconnected(self, peer: Peer, session_id: str) -> None:
+        """The websocket is gone: tell the other side, keep everything for the grace period."""
+        if self._peers.get(session_id) is not peer:
+            return  # already displaced by a resume on another connection
+        del self._peers[session_id]
+        await self.state.detach(session_id, peer.sink)
+        session = await self.state.get_session(session_id)
+        if session is None:
+            return
+        session = session.model_copy(update={"connected": False})
+        await self.state.put_session(session)
+        await self.timers.set("grace", session_id, self.settings.grace_seconds)
+        log.info("conn=%s session=%s disconnected; grace %.0f s", peer.connection_id, session_id, self.settings.grace_seconds)
+        c = await self._consultation(session)
+        if c is None:
+            return
+        if c.state is CallState.RINGING and c.professional_session == session_id:
+            await self.pairing.pass_offer(session, "disconnected")
+        elif c.state in IN_ROOM:
+            other = c.other(session_id)
+            if other is not None:
+                await send(
+                    self.state,
+                    other,
+                    PeerDisconnected(
+                        consultation_id=c.consultation_id,
+                        peer_role=session.role,
+                        grace_seconds=self.settings.grace_seconds,
+                    ),
+                )
+
+    async def _grace_expired(self, session_id: str, _payload: str) -> None:
+        session = await self.state.get_session(session_id)
+        if session is None or session.connected:
+            return
+        log.info("session=%s did not come back; ending it", session_id)
+        c = await self._consultation(session)
+        if c is not None:
+            reason = EndReason.ABANDONED if session.role is Role.VILLAGE and c.state not in IN_ROOM else EndReason.PEER_GONE
+            if c.village_session == session_id or c.state in IN_ROOM:
+                await self.pairing.end(c, Event.PEER_GONE, reason)
+        await self.state.delete_session(session_id)
+        await self.pairing.dispatch()
+
+    async def _consultation(self, session: SessionRecord) -> Any:
+        if session.consultation_id is None:
+            return None
+        return await self.state.get_consultation(session.consultation_id)
+
+    async def close_all(self) -> None:
+        """Server shutdown: close every websocket of this instance."""
+        for peer in list(self._peers.values()):
+            await peer.close(1001, "server shutting down")
+
+    # -- handlers ------------------------------------------------------------------------
+
+    async def _request(self, peer: Peer, session: SessionRecord, msg: RequestConsultation) -> None:
+        await self.pairing.request(await self._fresh(session), msg)
+
+    async def _cancel(self, peer: Peer, session: SessionRecord, msg: CancelRequest) -> None:
+        c = await self.pairing.consultation_of(session, msg.consultation_id)
+        if c.village_session != session.session_id:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "only the terminal that asked may cancel")
+        await self.pairing.end(c, Event.CANCEL, EndReason.CANCELLED)
+
+    async def _set_duty(self, peer: Peer, session: SessionRecord, msg: SetDuty) -> None:
+        session = await self._fresh(session)
+        await self.state.put_session(session.model_copy(update={"on_duty": msg.on_duty, "free_since": self.clock.now()}))
+        log.info("session=%s %s on duty=%s", session.session_id, session.identity, msg.on_duty)
+        await send(self.state, session.session_id, DutyState(on_duty=msg.on_duty))
+        if not msg.on_duty:
+            await self.pairing.pass_offer(session, "off_duty")
+        await self.pairing.dispatch()
+
+    async def _accept(self, peer: Peer, session: SessionRecord, msg: Accept) -> None:
+        await self.pairing.accept(session, msg.consultation_id)
+
+    async def _decline(self, peer: Peer, session: SessionRecord, msg: Decline) -> None:
+        await self.pairing.decline(session, msg.consultation_id)
+
+    async def _hang_up(self, peer: Peer, session: SessionRecord, msg: HangUp) -> None:
+        c = await self.pairing.consultation_of(session, msg.consultation_id)
+        if c.state in (CallState.WAITING, CallState.RINGING):
+            if c.village_session != session.session_id:
+                raise ProtocolError(ErrorCode.INVALID_STATE, "not in a call yet: decline the offer instead")
+            await self.pairing.end(c, Event.CANCEL, EndReason.CANCELLED)
+            return
+        await self.pairing.end(c, Event.HANG_UP, EndReason.HANG_UP)
+
+    async def _sdp(self, peer: Peer, session: SessionRecord, msg: Sdp) -> None:
+        c = await self.pairing.consultation_of(session, msg.consultation_id)
+        event = Event.SDP_OFFER if msg.sdp_type == "offer" else Event.SDP_ANSWER
+        other = c.other(session.session_id)
+        moved = c.moved(event)
+        assert other is not None
+        await self.state.put_consultation(moved)
+        await send(self.state, other, Sdp(consultation_id=c.consultation_id, sdp_type=msg.sdp_type, sdp=msg.sdp))
+        if moved.state is not c.state:
+            await self.pairing.broadcast_state(moved)
+
+    async def _ice(self, peer: Peer, session: SessionRecord, msg: IceCandidate) -> None:
+        c = await self.pairing.consultation_of(session, msg.consultation_id)
+        other = c.other(session.session_id)
+        if c.state not in IN_ROOM or other is None:
+            raise ProtocolError(ErrorCode.INVALID_STATE, f'no call to add a candidate to in state "{c.state}"')
+        await send(self.state, other, msg.model_copy(update={"id": None}))
+
+    async def _fresh(self, session: SessionRecord) -> SessionRecord:
+        current = await self.state.get_session(session.session_id)
+        if current is None:
+            raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "this session has ended; sign in again")
+        return current
+
+
+Handler = Callable[[Hub, Peer, SessionRecord, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: Handler
+    roles: frozenset[Role]
+
+
+# hello, resume and ping are handled by the connection itself (before and after sign-in).
+ROUTES: Mapping[str, Route] = MappingProxyType(
+    {
+        "request_consultation": Route(Hub._request, frozenset({Role.VILLAGE})),
+        "cancel_request": Route(Hub._cancel, frozenset({Role.VILLAGE})),
+        "set_duty": Route(Hub._set_duty, PROFESSIONALS),
+        "accept": Route(Hub._accept, PROFESSIONALS),
+        "decline": Route(Hub._decline, PROFESSIONALS),
+        "hang_up": Route(Hub._hang_up, EVERYONE),
+        "sdp": Route(Hub._sdp, EVERYONE),
+        "ice_candidate": Route(Hub._ice, EVERYONE),
+    }
+)
+
+
+async def handle(hub: Hub, peer: Peer, session: SessionRecord, msg: ClientMessage) -> None:
+    """Authorize by role, then run the message's handler."""
+    route = ROUTES[msg.type]
+    if session.role not in route.roles:
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"a {session.role} may not send {msg.type}")
+    await route.handler(hub, peer, session, msg)

@@ -1,0 +1,261 @@
+"""Minimal pairing: a terminal's request is offered to a free on-duty professional of its kind.
+
+Oldest request first; among free professionals the one idle longest. Decline (or no answer in
+`offer_timeout`) offers it to the next, never again to one who passed. Replaced by the dispatch
+router later, behind the same shared state.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from room.call import Event
+from room.consultation import Consultation
+from signaling.clock import Clock
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.messages import (
+    CallState,
+    CallStateChanged,
+    ConsultationEnded,
+    ConsultationOffer,
+    EndReason,
+    Kind,
+    OfferWithdrawn,
+    RequestConsultation,
+    Role,
+    RoomJoined,
+    Waiting,
+)
+from signaling.outbox import send
+from signaling.state.base import SessionRecord, SharedState
+from signaling.timers import Timers
+from signaling.topics import Professional, topic
+
+log = logging.getLogger(__name__)
+
+DISPATCH_LOCK = "dispatch"
+KIND_ROLE = {Kind.CONSULTATION: Role.LAWYER, Kind.MEDIATION: Role.MEDIATOR}
+PROFESSIONAL_KIND = {Professional.LAWYER: Kind.CONSULTATION, Professional.MEDIATOR: Kind.MEDIATION}
+IN_ROOM = (CallState.JOINED, CallState.NEGOTIATING, CallState.CONNECTED)
+
+
+def new_consultation_id() -> str:
+    return "c_" + secrets.token_urlsafe(12)
+
+
+class Pairing:
+    def __init__(
+        self, state: SharedState, clock: Clock, timers: Timers, offer_timeout: float
+    ) -> None:
+        self._state = state
+        self._clock = clock
+        self._timers = timers
+        self._offer_timeout = offer_timeout
+        timers.on("offer", self._offer_expired)
+
+    async def consultation_of(self, session: SessionRecord, consultation_id: str) -> Consultation:
+        """The consultation if this session takes part in it; not_found otherwise, so a stranger
+        learns nothing about other people's consultations."""
+        c = await self._state.get_consultation(consultation_id)
+        if c is None or session.session_id not in (c.village_session, c.professional_session):
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no consultation {consultation_id} of yours")
+        return c
+
+    async def request(self, session: SessionRecord, msg: RequestConsultation) -> Consultation:
+        async with self._state.lock(DISPATCH_LOCK):
+            current = await self._state.get_session(session.session_id)
+            if current is None or current.consultation_id is not None:
+                raise ProtocolError(
+                    ErrorCode.INVALID_STATE,
+                    "this terminal already has a consultation; hang up or cancel it first",
+                )
+            kind = msg.kind or PROFESSIONAL_KIND[topic(msg.topic).professional]
+            c = Consultation(
+                consultation_id=new_consultation_id(),
+                village_session=session.session_id,
+                village_identity=session.identity,
+                village_name=session.display_name,
+                topic=msg.topic,
+                language=msg.language,
+                kind=kind,
+                requested_at=self._clock.now(),
+            )
+            await self._state.put_consultation(c)
+            await self._state.enqueue(c.consultation_id)
+            await self._state.put_session(current.model_copy(update={"consultation_id": c.consultation_id}))
+        log.info(
+            "consultation=%s requested by %s topic=%s language=%s kind=%s",
+            c.consultation_id, session.identity, c.topic, c.language, c.kind,
+        )
+        await send(self._state, session.session_id, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+        await self.dispatch()
+        return c
+
+    async def dispatch(self) -> None:
+        """Offer waiting requests to free professionals, then tell the rest where they stand."""
+        async with self._state.lock(DISPATCH_LOCK):
+            free = sorted(
+                [
+                    s
+                    async for s in self._state.sessions()
+                    if s.role is not Role.VILLAGE and s.on_duty and s.connected
+                    and s.consultation_id is None
+                ],
+                key=lambda s: s.free_since,
+            )
+            on_duty: dict[Role, int] = {}
+            async for s in self._state.sessions():
+                if s.role is not Role.VILLAGE and s.on_duty and s.connected:
+                    on_duty[s.role] = on_duty.get(s.role, 0) + 1
+            queue = [c for cid in await self._state.waiting() if (c := await self._state.get_consultation(cid))]
+            still_waiting: list[Consultation] = []
+            for c in sorted(queue, key=lambda c: c.requested_at):
+                role = KIND_ROLE[c.kind]
+                pro = next(
+                    (p for p in free if p.role is role and p.identity not in c.passed_by), None
+                )
+                if c.state is not CallState.WAITING or pro is None:
+                    still_waiting.append(c)
+                    continue
+                free.remove(pro)
+                await self._offer(c, pro)
+            for position, c in enumerate(still_waiting, start=1):
+                role = KIND_ROLE[c.kind]
+                await send(
+                    self._state,
+                    c.village_session,
+                    Waiting(
+                        consultation_id=c.consultation_id,
+                        position=position,
+                        professionals_on_duty=on_duty.get(role, 0),
+                        professionals_free=sum(1 for p in free if p.role is role),
+                    ),
+                )
+
+    async def _offer(self, c: Consultation, pro: SessionRecord) -> None:
+        c = c.moved(
+            Event.OFFER,
+            professional_session=pro.session_id,
+            professional_identity=pro.identity,
+            professional_role=pro.role,
+            professional_name=pro.display_name,
+        )
+        await self._state.put_consultation(c)
+        await self._state.dequeue(c.consultation_id)
+        await self._state.put_session(pro.model_copy(update={"consultation_id": c.consultation_id}))
+        await self._timers.set("offer", c.consultation_id, self._offer_timeout)
+        log.info("consultation=%s offered to %s", c.consultation_id, pro.identity)
+        await send(
+            self._state,
+            pro.session_id,
+            ConsultationOffer(
+                consultation_id=c.consultation_id,
+                topic=c.topic,
+                language=c.language,
+                kind=c.kind,
+                village=c.village_name,
+                requested_at=_utc(c.requested_at),
+            ),
+        )
+        await send(self._state, c.village_session, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+
+    async def accept(self, session: SessionRecord, consultation_id: str) -> None:
+        async with self._state.lock(DISPATCH_LOCK):
+            c = await self.consultation_of(session, consultation_id)
+            if c.professional_session != session.session_id:
+                raise ProtocolError(ErrorCode.FORBIDDEN, "only the professional offered it may accept")
+            c = c.moved(Event.ACCEPT, answered_at=self._clock.now())
+            await self._state.put_consultation(c)
+            await self._timers.cancel("offer", consultation_id)
+        log.info("consultation=%s accepted by %s", consultation_id, session.identity)
+        pro_name = c.professional_name or ""
+        assert c.professional_session is not None and c.professional_role is not None
+        await send(
+            self._state,
+            c.village_session,
+            RoomJoined(consultation_id=consultation_id, peer_role=c.professional_role, peer_name=pro_name, initiator=True),
+        )
+        await send(
+            self._state,
+            c.professional_session,
+            RoomJoined(consultation_id=consultation_id, peer_role=Role.VILLAGE, peer_name=c.village_name, initiator=False),
+        )
+        await self.broadcast_state(c)
+
+    async def decline(self, session: SessionRecord, consultation_id: str) -> None:
+        c = await self.consultation_of(session, consultation_id)
+        if c.professional_session != session.session_id or c.state is not CallState.RINGING:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "only a ringing offer can be declined")
+        await self._pass(c, "declined")
+
+    async def _offer_expired(self, consultation_id: str, _payload: str) -> None:
+        c = await self._state.get_consultation(consultation_id)
+        if c is not None and c.state is CallState.RINGING:
+            await self._pass(c, "timeout")
+
+    async def pass_offer(self, session: SessionRecord, reason: str) -> None:
+        """The ringing professional went off duty or dropped: the offer moves on at once."""
+        if session.consultation_id is None:
+            return
+        c = await self._state.get_consultation(session.consultation_id)
+        if c is not None and c.state is CallState.RINGING and c.professional_session == session.session_id:
+            await self._pass(c, reason)
+
+    async def _pass(self, c: Consultation, reason: str) -> None:
+        async with self._state.lock(DISPATCH_LOCK):
+            pro_session = c.professional_session
+            assert pro_session is not None and c.professional_identity is not None
+            c = c.moved(
+                Event.DECLINE,
+                professional_session=None,
+                professional_identity=None,
+                professional_role=None,
+                professional_name=None,
+                passed_by=(*c.passed_by, c.professional_identity),
+            )
+            await self._state.put_consultation(c)
+            await self._state.enqueue(c.consultation_id)
+            await self._timers.cancel("offer", c.consultation_id)
+            await self._free(pro_session)
+        log.info("consultation=%s offer %s", c.consultation_id, reason)
+        await send(self._state, pro_session, OfferWithdrawn(consultation_id=c.consultation_id, reason=reason))  # type: ignore[arg-type]
+        await send(self._state, c.village_session, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+        await self.dispatch()
+
+    async def _free(self, session_id: str) -> None:
+        pro = await self._state.get_session(session_id)
+        if pro is not None:
+            await self._state.put_session(
+                pro.model_copy(update={"consultation_id": None, "free_since": self._clock.now()})
+            )
+
+    async def end(self, c: Consultation, event: Event, reason: EndReason) -> None:
+        """End the consultation for everyone in it and forget it."""
+        async with self._state.lock(DISPATCH_LOCK):
+            ringing = c.professional_session if c.state is CallState.RINGING else None
+            c = c.moved(event)
+            await self._state.delete_consultation(c.consultation_id)
+            await self._timers.cancel("offer", c.consultation_id)
+            for sid in (c.village_session, c.professional_session):
+                if sid is not None:
+                    await self._free(sid)
+        log.info("consultation=%s ended: %s", c.consultation_id, reason)
+        if ringing is not None:
+            withdrawn = "abandoned" if reason is EndReason.ABANDONED else "cancelled"
+            await send(self._state, ringing, OfferWithdrawn(consultation_id=c.consultation_id, reason=withdrawn))  # type: ignore[arg-type]
+        members = c.members() if ringing is None else (c.village_session,)
+        for sid in members:
+            await send(self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+            await send(self._state, sid, ConsultationEnded(consultation_id=c.consultation_id, reason=reason))
+        await self.dispatch()
+
+    async def broadcast_state(self, c: Consultation) -> None:
+        for sid in c.members():
+            await send(self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+

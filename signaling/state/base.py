@@ -1,0 +1,84 @@
+"""The interface to state that crosses server instances.
+
+Presence, waiting requests, consultations (room membership), delivery of a message to a session
+and timers all go through `SharedState`. The in-process backend is `MemoryState`; a Redis one
+implements the same interface for more than one instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from room.consultation import Consultation
+from signaling.messages import Role
+
+# Called with (seq, text) for each message delivered to an attached session.
+Sink = Callable[[int, str], Awaitable[None]]
+
+
+class SessionRecord(BaseModel):
+    """One signed-in client, outliving any one websocket for the resume grace period."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    role: Role
+    identity: str
+    display_name: str
+    resume_token_hash: str
+    connected: bool = True
+    on_duty: bool = False
+    # The consultation this session waits for, rings for or talks in.
+    consultation_id: str | None = None
+    # When the professional last became free: the longest idle is offered first.
+    free_since: float = 0.0
+
+
+class SharedState(Protocol):
+    # -- mutual exclusion over a read-modify-write of several records -----------------------
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+    # -- sessions and presence ---------------------------------------------------------------
+    async def put_session(self, session: SessionRecord) -> None: ...
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def session_by_resume_token(self, token_hash: str) -> SessionRecord | None: ...
+    async def delete_session(self, session_id: str) -> None: ...
+    def sessions(self) -> AsyncIterator[SessionRecord]: ...
+
+    # -- consultations and the waiting queue (oldest first) ---------------------------------
+    async def put_consultation(self, consultation: Consultation) -> None: ...
+    async def get_consultation(self, consultation_id: str) -> Consultation | None: ...
+    async def delete_consultation(self, consultation_id: str) -> None: ...
+    async def enqueue(self, consultation_id: str) -> None: ...
+    async def dequeue(self, consultation_id: str) -> None: ...
+    async def waiting(self) -> list[str]: ...
+
+    # -- delivery to a session, wherever its websocket is -----------------------------------
+    async def deliver(self, session_id: str, build: Callable[[int], str]) -> None:
+        """Give the message the session's next seq, keep it for replay, pass it to the sink."""
+        ...
+
+    async def attach(self, session_id: str, sink: Sink, after_seq: int) -> int:
+        """Route the session's messages to `sink`, first replaying those after `after_seq`.
+
+        Returns how many were replayed.
+        """
+        ...
+
+    async def detach(self, session_id: str, sink: Sink) -> None:
+        """Stop routing to `sink` (if it is still the session's); later messages wait."""
+        ...
+
+    async def drop_outbox(self, session_id: str) -> None: ...
+
+    # -- timers: deadlines any instance may claim once ---------------------------------------
+    async def set_timer(self, key: str, due: float, payload: str) -> None: ...
+    async def cancel_timer(self, key: str) -> None: ...
+    async def claim_due_timers(self, now: float) -> list[tuple[str, str]]: ...
+    async def next_timer_due(self) -> float | None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,58 @@
+"""Deadlines kept in shared state and fired by whichever instance claims them first.
+
+A key is `kind:subject` (`grace:SESSION`, `offer:CONSULTATION`); the handler for each kind is
+registered at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from signaling.clock import Clock
+from signaling.state.base import SharedState
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, str], Awaitable[None]]  # (subject, payload)
+
+# Another instance may set an earlier deadline without waking this loop: look again this often.
+POLL_SECONDS = 0.5
+
+
+class Timers:
+    def __init__(self, state: SharedState, clock: Clock) -> None:
+        self._state = state
+        self._clock = clock
+        self._handlers: dict[str, Handler] = {}
+        self._wake = asyncio.Event()
+
+    def on(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    async def set(self, kind: str, subject: str, delay: float, payload: str = "") -> None:
+        await self._state.set_timer(f"{kind}:{subject}", self._clock.now() + delay, payload)
+        self._wake.set()
+
+    async def cancel(self, kind: str, subject: str) -> None:
+        await self._state.cancel_timer(f"{kind}:{subject}")
+
+    async def run(self) -> None:
+        """Fire due timers until cancelled."""
+        while True:
+            for key, payload in await self._state.claim_due_timers(self._clock.now()):
+                kind, _, subject = key.partition(":")
+                handler = self._handlers.get(kind)
+                if handler is None:
+                    log.error("timer %s has no handler", key)
+                    continue
+                try:
+                    await handler(subject, payload)
+                except Exception:
+                    log.exception("timer %s failed", key)
+            due = await self._state.next_timer_due()
+            now = self._clock.now()
+            deadline = now + POLL_SECONDS if due is None else min(due, now + POLL_SECONDS)
+            self._wake.clear()
+            await self._clock.sleep_until(deadline, self._wake)

@@ -1,0 +1,1 @@
+"""The village terminal as a Python aiortc client, for headless terminals and tests."""
