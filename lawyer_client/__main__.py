@@ -36,7 +36,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.ice_host_address:
         use_host_addresses(args.ice_host_address)
     tracks = media_source(SIDE_LAWYER, camera=args.camera, synthetic=args.synthetic)
-    desk = await start_desk(ws_url(args.server), args.identity, args.token, tracks, role=Role(args.role))
+    desk = await start_desk(
+        ws_url(args.server), args.identity, args.token, tracks, role=Role(args.role)
+    )
     print("已上班，等待咨询…", flush=True)
     try:
         while True:

@@ -15,7 +15,7 @@ from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 
 
-class CameraTrack(VideoStreamTrack):  # type: ignore[misc]
+class CameraTrack(VideoStreamTrack):
     def __init__(self, index: int, width: int = 3840, height: int = 2160) -> None:
         super().__init__()
         self._capture = cv2.VideoCapture(index)
@@ -26,7 +26,7 @@ class CameraTrack(VideoStreamTrack):  # type: ignore[misc]
         self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         # One thread: a capture device is not safe to read from two at once.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camera")
-        self._start: float | None = None
+        self._t0: float | None = None
 
     def _grab(self) -> Any:
         ok, image = self._capture.read()
@@ -38,10 +38,10 @@ class CameraTrack(VideoStreamTrack):  # type: ignore[misc]
             self.stop()
             raise MediaStreamError("camera stopped delivering frames")
         now = time.monotonic()
-        if self._start is None:
-            self._start = now
+        if self._t0 is None:
+            self._t0 = now
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-        frame.pts = int((now - self._start) / VIDEO_TIME_BASE)
+        frame.pts = int((now - self._t0) / VIDEO_TIME_BASE)
         frame.time_base = VIDEO_TIME_BASE
         return frame
 

@@ -59,6 +59,9 @@ class Participant:
         self.offers: asyncio.Queue[ConsultationOffer] = asyncio.Queue()
         self.errors: asyncio.Queue[Error] = asyncio.Queue()
         self.peer_events: list[str] = []
+        # Every server message type handled, in order (what the tests and the demo report).
+        self.message_types: list[str] = []
+        self._handled = asyncio.Event()
         self.end_reason: EndReason | None = None
         self.on_duty = False
         self.joined = asyncio.Event()
@@ -80,7 +83,19 @@ class Participant:
             except Exception:
                 log.exception("failed to handle %s", msg.type)
 
+    async def message_seen(self, kind: str, after: int = 0) -> None:
+        """Wait until a message of this type has been handled (after the first `after`)."""
+        while kind not in self.message_types[after:]:
+            self._handled.clear()
+            await self._handled.wait()
+
+    async def peer_changed(self, kind: str) -> None:
+        """Wait for `peer_disconnected` or `peer_resumed` about the other side."""
+        await self.message_seen(kind)
+
     async def _handle(self, msg: ServerMessage) -> None:
+        self.message_types.append(msg.type)
+        self._handled.set()
         if isinstance(msg, CallStateChanged):
             self.call_states.append(msg.state)
         elif isinstance(msg, ConsultationOffer):
@@ -99,7 +114,9 @@ class Participant:
             self.joined.set()
             if msg.initiator:
                 sdp = await self.peer.create_offer()
-                await self.client.send(Sdp(consultation_id=msg.consultation_id, sdp_type="offer", sdp=sdp))
+                await self.client.send(
+                    Sdp(consultation_id=msg.consultation_id, sdp_type="offer", sdp=sdp)
+                )
         elif isinstance(msg, Sdp):
             if msg.sdp_type == "offer" and self.peer is not None and self.peer.negotiated:
                 # The other side reloaded or restarted: its old peer connection is gone.
@@ -109,7 +126,9 @@ class Participant:
             self.peer = peer
             if msg.sdp_type == "offer":
                 answer = await peer.accept_offer(msg.sdp)
-                await self.client.send(Sdp(consultation_id=msg.consultation_id, sdp_type="answer", sdp=answer))
+                await self.client.send(
+                    Sdp(consultation_id=msg.consultation_id, sdp_type="answer", sdp=answer)
+                )
             else:
                 await peer.accept_answer(msg.sdp)
         elif isinstance(msg, IceCandidate):
@@ -134,7 +153,12 @@ class Participant:
             on_video=self._on_video,
             on_audio=self._on_audio,
         )
-        peer.pc.on("connectionstatechange", lambda: peer.connected.is_set() and self.mark("connected"))
+
+        def connected() -> None:
+            if peer.connected.is_set():
+                self.mark("connected")
+
+        peer.pc.on("connectionstatechange", connected)
         self._watchers.append(asyncio.create_task(self._first_frame(peer)))
         return peer
 

@@ -16,7 +16,9 @@ from server.settings import SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lawroom", description="Lawroom legal consultation server")
+    parser = argparse.ArgumentParser(
+        prog="lawroom", description="Lawroom legal consultation server"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server")
@@ -58,15 +60,19 @@ def serve_forever(settings: settings_mod.Settings) -> int:
     app = init_app(settings)
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
-    log.info("Lawroom on %s — village page %s/village, lawyer page %s/lawyer", base, base, base)
-    if settings.demo:
-        log.info("demo identities: village-1 / demo-village-1, lawyer-1 / demo-lawyer-1")
+
+    def ready(_: str) -> None:
+        # Called by aiohttp once the socket listens.
+        log.info("Lawroom on %s — village page %s/village, lawyer page %s/lawyer", base, base, base)
+        if settings.demo:
+            log.info("demo identities: village-1 / demo-village-1, lawyer-1 / demo-lawyer-1")
+
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
         ssl_context=settings.ssl_context(),
-        print=None,
+        print=ready,
         shutdown_timeout=5,
     )
     return 0

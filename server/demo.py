@@ -52,11 +52,17 @@ async def run_demo(size: str, seconds: float) -> int:
     print(f"Lawroom demo: server at {url}, synthetic video {size}")
     from_lawyer, from_village = PatternCheck(SIDE_LAWYER), PatternCheck(SIDE_VILLAGE)
     desk = await start_desk(
-        url, "lawyer-1", "demo-lawyer-1", media_source(SIDE_LAWYER, synthetic=size),
+        url,
+        "lawyer-1",
+        "demo-lawyer-1",
+        media_source(SIDE_LAWYER, synthetic=size),
         on_video=from_village,
     )
     village = await start_village(
-        url, "village-1", "demo-village-1", media_source(SIDE_VILLAGE, synthetic=size),
+        url,
+        "village-1",
+        "demo-village-1",
+        media_source(SIDE_VILLAGE, synthetic=size),
         on_video=from_lawyer,
     )
     try:
@@ -75,7 +81,9 @@ async def run_demo(size: str, seconds: float) -> int:
             await village.ended.wait()
         _report(t0, village, desk, from_lawyer, from_village)
         ok = from_lawyer.matching > 0 and from_village.matching > 0
-        print("demo " + ("passed" if ok else "FAILED: video did not carry the other side's pattern"))
+        print(
+            "demo " + ("passed" if ok else "FAILED: video did not carry the other side's pattern")
+        )
         return 0 if ok else 1
     finally:
         await village.close()
@@ -84,7 +92,11 @@ async def run_demo(size: str, seconds: float) -> int:
 
 
 def _report(
-    t0: float, village: Participant, desk: Participant, from_lawyer: PatternCheck, from_village: PatternCheck
+    t0: float,
+    village: Participant,
+    desk: Participant,
+    from_lawyer: PatternCheck,
+    from_village: PatternCheck,
 ) -> None:
     rows = [
         ("village asked for a labour consultation", village.timeline.get("requested")),

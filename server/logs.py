@@ -6,15 +6,13 @@ import logging
 import time
 
 
-class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
-
-
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        _UTCFormatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter = logging.Formatter(
+        "%(asctime)sZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
     )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

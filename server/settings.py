@@ -66,15 +66,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "address to listen on"),
     Setting("port", int, 8080, "port to listen on (0 picks a free one)", _port),
     Setting("data_dir", Path, Path("lawroom-data"), "directory for the server's own files"),
-    Setting("tls_cert", str, "", "TLS certificate (PEM); browsers allow cameras only on https or localhost"),
+    Setting(
+        "tls_cert",
+        str,
+        "",
+        "TLS certificate (PEM); browsers allow cameras only on https or localhost",
+    ),
     Setting("tls_key", str, "", "TLS private key (PEM), with --tls-cert"),
     Setting(
         "trusted_proxy",
         _csv,
         (),
-        "comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed",
+        "comma-separated addresses of reverse proxies whose X-Forwarded-* headers are believed",
     ),
-    Setting("allowed_origins", _csv, (), "extra browser origins allowed on the websocket ('*' for any)"),
+    Setting(
+        "allowed_origins", _csv, (), "extra browser origins allowed on the websocket ('*' for any)"
+    ),
     Setting("demo", _bool, False, "sign in with the fixed demo identities (until accounts exist)"),
     Setting("redis", str, "", "Redis URL for state shared between instances (not available yet)"),
     Setting(
@@ -83,8 +90,12 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         "comma-separated STUN/TURN URLs given to clients; empty means host candidates only",
     ),
-    Setting("grace_seconds", float, 30.0, "how long a dropped client may resume its place", _positive),
-    Setting("offer_timeout", float, 20.0, "seconds a professional has to answer an offer", _positive),
+    Setting(
+        "grace_seconds", float, 30.0, "how long a dropped client may resume its place", _positive
+    ),
+    Setting(
+        "offer_timeout", float, 20.0, "seconds a professional has to answer an offer", _positive
+    ),
     Setting("hello_timeout", float, 10.0, "seconds a new websocket has to sign in", _positive),
     Setting("rate_per_second", float, 20.0, "messages per second a connection may send", _positive),
     Setting("rate_burst", int, 40, "messages a connection may send in a burst", _positive),
@@ -131,9 +142,13 @@ class Settings:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for s in SETTINGS:
         if s.type is _bool:
-            parser.add_argument(s.flag, dest=s.name, action="store_const", const="true", help=s.help)
+            parser.add_argument(
+                s.flag, dest=s.name, action="store_const", const="true", help=s.help
+            )
         else:
-            parser.add_argument(s.flag, dest=s.name, help=f"{s.help} (env {s.env}; default {s.default!r})")
+            parser.add_argument(
+                s.flag, dest=s.name, help=f"{s.help} (env {s.env}; default {s.default!r})"
+            )
 
 
 def load(args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -173,7 +188,9 @@ def validate(settings: Settings) -> None:
             "run one instance without --redis (state is kept in the process)"
         )
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise SettingsError(f"--log-level={settings.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        raise SettingsError(
+            f"--log-level={settings.log_level!r}: use DEBUG, INFO, WARNING or ERROR"
+        )
     for url in settings.ice_servers:
         if not url.startswith(("stun:", "turn:", "turns:")):
             raise SettingsError(f"--ice-servers: {url!r} is not a stun:, turn: or turns: URL")

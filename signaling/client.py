@@ -64,6 +64,7 @@ class SignalingClient:
         self._pending: list[str] = []
         self._closing = False
         self._next_id = 0
+        self._resume_waiter: asyncio.Future[Resumed] | None = None
 
     async def connect(self) -> Welcome:
         """Open the websocket and sign in."""
@@ -80,11 +81,17 @@ class SignalingClient:
         """Reconnect with the resume token; the server replays what was missed."""
         if self.welcome is None:
             raise RuntimeError("resume needs a session: connect first")
+        waiter: asyncio.Future[Resumed] = asyncio.get_running_loop().create_future()
+        self._resume_waiter = waiter
         await self._open()
-        await self._send_now(dump(Resume(resume_token=self.welcome.resume_token, last_seq=self.last_seq)))
+        await self._send_now(
+            dump(Resume(resume_token=self.welcome.resume_token, last_seq=self.last_seq))
+        )
         self._start()
-        resumed = await self.recv("resumed", timeout=10)
-        assert isinstance(resumed, Resumed)
+        try:
+            resumed = await asyncio.wait_for(waiter, 10)
+        finally:
+            self._resume_waiter = None
         for text in self._pending:
             await self._send_now(text)
         self._pending.clear()
@@ -116,6 +123,13 @@ class SignalingClient:
             if frame.type is not aiohttp.WSMsgType.TEXT:
                 continue
             msg = parse_server(frame.data)
+            waiter = self._resume_waiter
+            if waiter is not None and not waiter.done():
+                # Replayed messages come first, then `resumed` (or an error refusing it).
+                if isinstance(msg, Resumed):
+                    waiter.set_result(msg)
+                elif isinstance(msg, Error) and msg.code is ErrorCode.RESUME_FAILED:
+                    waiter.set_exception(SignalingError(msg))
             if msg.seq is not None:
                 if msg.seq <= self.last_seq:
                     continue  # a replay of something already seen

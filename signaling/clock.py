@@ -60,3 +60,4 @@ class ManualClock:
             finally:
                 for w in waiters:
                     w.cancel()
+                await asyncio.gather(*waiters, return_exceptions=True)

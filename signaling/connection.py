@@ -61,13 +61,21 @@ SCHEMA_ERRORS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _CloseAfterFlush:
+    code: int
+    reason: str
+
+
 class Connection:
     def __init__(self, ws: web.WebSocketResponse, hub: Hub, settings: ConnectionSettings) -> None:
         self.connection_id = "w_" + secrets.token_urlsafe(8)
         self._ws = ws
         self._hub = hub
         self._settings = settings
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(settings.send_queue)
+        self._queue: asyncio.Queue[str | _CloseAfterFlush | None] = asyncio.Queue(
+            settings.send_queue
+        )
         self._bucket = TokenBucket(hub.clock, settings.rate_per_second, settings.rate_burst)
         self._signed_in = asyncio.Event()
         self.session: SessionRecord | None = None
@@ -90,17 +98,27 @@ class Connection:
             # A reader this far behind would stall everyone's delivery: cut it loose; it can
             # resume and have its messages replayed.
             log.warning("conn=%s send queue full; closing", self.connection_id)
-            asyncio.get_running_loop().create_task(self.close(WSCloseCode.TRY_AGAIN_LATER, "too slow"))
+            asyncio.get_running_loop().create_task(
+                self.close(WSCloseCode.TRY_AGAIN_LATER, "too slow")
+            )
 
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code=code, message=reason.encode())
 
+    def close_after_flush(self, code: int, reason: str) -> None:
+        """Close once everything queued so far (an error saying why) has been sent."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(_CloseAfterFlush(code, reason))
+
     async def _writer(self) -> None:
-        while (text := await self._queue.get()) is not None:
+        while (item := await self._queue.get()) is not None:
             if self._ws.closed:
                 return
+            if isinstance(item, _CloseAfterFlush):
+                await self.close(item.code, item.reason)
+                return
             try:
-                await self._ws.send_str(text)
+                await self._ws.send_str(item)
             except ConnectionError:
                 return
 
@@ -108,12 +126,8 @@ class Connection:
         deadline = self._hub.clock.now() + self._settings.hello_timeout
         await self._hub.clock.sleep_until(deadline, self._signed_in)
         if not self._signed_in.is_set():
-            # Sent directly, not queued, so it reaches the client before the close frame.
-            with contextlib.suppress(ConnectionError):
-                await self._ws.send_str(
-                    dump(Error(code=ErrorCode.HELLO_TIMEOUT, message="no hello in time"))
-                )
-            await self.close(WSCloseCode.POLICY_VIOLATION, "no hello in time")
+            self.reply(Error(code=ErrorCode.HELLO_TIMEOUT, message="no hello in time"))
+            self.close_after_flush(WSCloseCode.POLICY_VIOLATION, "no hello in time")
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._writer())
@@ -124,7 +138,9 @@ class Connection:
                 if frame.type is WSMsgType.TEXT:
                     await self._on_text(frame.data)
                 elif frame.type is WSMsgType.BINARY:
-                    self.reply(Error(code=ErrorCode.INVALID_FORMAT, message="send JSON text frames"))
+                    self.reply(
+                        Error(code=ErrorCode.INVALID_FORMAT, message="send JSON text frames")
+                    )
         finally:
             watchdog.cancel()
             if self.session is not None:
@@ -155,7 +171,9 @@ class Connection:
                     self.session = await self._hub.resume(self, msg)
                 self._signed_in.set()
             elif self.session is None:
-                raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, f"sign in (hello) before {msg.type}")
+                raise ProtocolError(
+                    ErrorCode.NOT_AUTHENTICATED, f"sign in (hello) before {msg.type}"
+                )
             else:
                 await handle(self._hub, self, self.session, msg)
         except Exception as exc:
@@ -168,7 +186,7 @@ class Connection:
             if code in SCHEMA_ERRORS:
                 self._hub.violations.append(f"{self.connection_id} {code}: {text}")
                 if self._settings.strict:
-                    await self.close(4002, "message does not follow the protocol schema")
+                    self.close_after_flush(4002, "message does not follow the protocol schema")
 
 
 def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
@@ -178,12 +196,16 @@ def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
     if origin is None or "*" in allowed or origin in allowed:
         return True
     parts = urlsplit(origin)
-    return parts.netloc == request.host and parts.scheme in ("http", "https") and (
-        parts.scheme == ("https" if request.scheme == "https" else "http")
+    return (
+        parts.netloc == request.host
+        and parts.scheme in ("http", "https")
+        and (parts.scheme == ("https" if request.scheme == "https" else "http"))
     )
 
 
-async def websocket_handler(request: web.Request, hub: Hub, settings: ConnectionSettings) -> web.StreamResponse:
+async def websocket_handler(
+    request: web.Request, hub: Hub, settings: ConnectionSettings
+) -> web.StreamResponse:
     if not origin_allowed(request, settings.allowed_origins):
         log.warning("refused websocket from origin %s", request.headers.get("Origin"))
         raise web.HTTPForbidden(text="origin not allowed")

@@ -121,14 +121,21 @@ class Hub:
             )
         )
         await self._attach(peer, session, after_seq=0)
-        log.info("conn=%s session=%s signed in as %s %s", peer.connection_id, session.session_id, who.role, who.identity)
+        log.info(
+            "conn=%s session=%s signed in as %s %s",
+            peer.connection_id,
+            session.session_id,
+            who.role,
+            who.identity,
+        )
         return session
 
     async def resume(self, peer: Peer, msg: Resume) -> SessionRecord:
         session = await self.state.session_by_resume_token(_hash_token(msg.resume_token))
         if session is None:
             raise ProtocolError(
-                ErrorCode.RESUME_FAILED, "nothing to resume: the grace period has passed; sign in again"
+                ErrorCode.RESUME_FAILED,
+                "nothing to resume: the grace period has passed; sign in again",
             )
         displaced = self._peers.get(session.session_id)
         if displaced is not None and displaced is not peer:
@@ -148,11 +155,20 @@ class Hub:
                 call_state=c.state if c else None,
             )
         )
-        log.info("conn=%s session=%s resumed, %d replayed", peer.connection_id, session.session_id, replayed)
+        log.info(
+            "conn=%s session=%s resumed, %d replayed",
+            peer.connection_id,
+            session.session_id,
+            replayed,
+        )
         if c is not None and c.state in IN_ROOM:
             other = c.other(session.session_id)
             if other is not None:
-                await send(self.state, other, PeerResumed(consultation_id=c.consultation_id, peer_role=session.role))
+                await send(
+                    self.state,
+                    other,
+                    PeerResumed(consultation_id=c.consultation_id, peer_role=session.role),
+                )
         if session.role in PROFESSIONALS:
             await self.pairing.dispatch()
         return session
@@ -173,7 +189,12 @@ class Hub:
         session = session.model_copy(update={"connected": False})
         await self.state.put_session(session)
         await self.timers.set("grace", session_id, self.settings.grace_seconds)
-        log.info("conn=%s session=%s disconnected; grace %.0f s", peer.connection_id, session_id, self.settings.grace_seconds)
+        log.info(
+            "conn=%s session=%s disconnected; grace %.0f s",
+            peer.connection_id,
+            session_id,
+            self.settings.grace_seconds,
+        )
         c = await self._consultation(session)
         if c is None:
             return
@@ -199,7 +220,11 @@ class Hub:
         log.info("session=%s did not come back; ending it", session_id)
         c = await self._consultation(session)
         if c is not None:
-            reason = EndReason.ABANDONED if session.role is Role.VILLAGE and c.state not in IN_ROOM else EndReason.PEER_GONE
+            reason = (
+                EndReason.ABANDONED
+                if session.role is Role.VILLAGE and c.state not in IN_ROOM
+                else EndReason.PEER_GONE
+            )
             if c.village_session == session_id or c.state in IN_ROOM:
                 await self.pairing.end(c, Event.PEER_GONE, reason)
         await self.state.delete_session(session_id)
@@ -228,7 +253,9 @@ class Hub:
 
     async def _set_duty(self, peer: Peer, session: SessionRecord, msg: SetDuty) -> None:
         session = await self._fresh(session)
-        await self.state.put_session(session.model_copy(update={"on_duty": msg.on_duty, "free_since": self.clock.now()}))
+        await self.state.put_session(
+            session.model_copy(update={"on_duty": msg.on_duty, "free_since": self.clock.now()})
+        )
         log.info("session=%s %s on duty=%s", session.session_id, session.identity, msg.on_duty)
         await send(self.state, session.session_id, DutyState(on_duty=msg.on_duty))
         if not msg.on_duty:
@@ -245,7 +272,9 @@ class Hub:
         c = await self.pairing.consultation_of(session, msg.consultation_id)
         if c.state in (CallState.WAITING, CallState.RINGING):
             if c.village_session != session.session_id:
-                raise ProtocolError(ErrorCode.INVALID_STATE, "not in a call yet: decline the offer instead")
+                raise ProtocolError(
+                    ErrorCode.INVALID_STATE, "not in a call yet: decline the offer instead"
+                )
             await self.pairing.end(c, Event.CANCEL, EndReason.CANCELLED)
             return
         await self.pairing.end(c, Event.HANG_UP, EndReason.HANG_UP)
@@ -257,7 +286,11 @@ class Hub:
         moved = c.moved(event)
         assert other is not None
         await self.state.put_consultation(moved)
-        await send(self.state, other, Sdp(consultation_id=c.consultation_id, sdp_type=msg.sdp_type, sdp=msg.sdp))
+        await send(
+            self.state,
+            other,
+            Sdp(consultation_id=c.consultation_id, sdp_type=msg.sdp_type, sdp=msg.sdp),
+        )
         if moved.state is not c.state:
             await self.pairing.broadcast_state(moved)
 
@@ -265,13 +298,17 @@ class Hub:
         c = await self.pairing.consultation_of(session, msg.consultation_id)
         other = c.other(session.session_id)
         if c.state not in IN_ROOM or other is None:
-            raise ProtocolError(ErrorCode.INVALID_STATE, f'no call to add a candidate to in state "{c.state}"')
+            raise ProtocolError(
+                ErrorCode.INVALID_STATE, f'no call to add a candidate to in state "{c.state}"'
+            )
         await send(self.state, other, msg.model_copy(update={"id": None}))
 
     async def _fresh(self, session: SessionRecord) -> SessionRecord:
         current = await self.state.get_session(session.session_id)
         if current is None:
-            raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "this session has ended; sign in again")
+            raise ProtocolError(
+                ErrorCode.NOT_AUTHENTICATED, "this session has ended; sign in again"
+            )
         return current
 
 

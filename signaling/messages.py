@@ -86,7 +86,7 @@ Token = Annotated[str, Field(min_length=1, max_length=512)]
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Literal[1] = 1
 
 
 class _ClientMessage(_Message):
@@ -221,10 +221,15 @@ class ConsultationOffer(_ServerMessage):
     requested_at: datetime
 
 
+WithdrawReason = Literal[
+    "declined", "timeout", "cancelled", "abandoned", "off_duty", "disconnected"
+]
+
+
 class OfferWithdrawn(_ServerMessage):
     type: Literal["offer_withdrawn"] = "offer_withdrawn"
     consultation_id: str
-    reason: Literal["declined", "timeout", "cancelled", "abandoned", "off_duty", "disconnected"]
+    reason: WithdrawReason
 
 
 class DutyState(_ServerMessage):
@@ -356,9 +361,7 @@ def _validate(adapter: TypeAdapter[Any], known: frozenset[str], data: dict[str, 
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
-        raise ProtocolError(
-            ErrorCode.INVALID_FORMAT, f"{kind}: {where}: {first['msg']}"
-        ) from None
+        raise ProtocolError(ErrorCode.INVALID_FORMAT, f"{kind}: {where}: {first['msg']}") from None
 
 
 def message_ref(raw: str | bytes) -> int | None:
@@ -395,7 +398,11 @@ def json_schema() -> dict[str, Any]:
         "title": "Lawroom signaling protocol",
         "version": PROTOCOL_VERSION,
         "limits": {"max_message_bytes": MAX_MESSAGE_BYTES, "max_frame_bytes": MAX_FRAME_BYTES},
-        "client_to_server": CLIENT_ADAPTER.json_schema(ref_template="#/client_to_server/$defs/{model}"),
-        "server_to_client": SERVER_ADAPTER.json_schema(ref_template="#/server_to_client/$defs/{model}"),
+        "client_to_server": CLIENT_ADAPTER.json_schema(
+            ref_template="#/client_to_server/$defs/{model}"
+        ),
+        "server_to_client": SERVER_ADAPTER.json_schema(
+            ref_template="#/server_to_client/$defs/{model}"
+        ),
         "error_codes": [c.value for c in ErrorCode],
     }

@@ -27,6 +27,7 @@ from signaling.messages import (
     Role,
     RoomJoined,
     Waiting,
+    WithdrawReason,
 )
 from signaling.outbox import send
 from signaling.state.base import SessionRecord, SharedState
@@ -84,12 +85,22 @@ class Pairing:
             )
             await self._state.put_consultation(c)
             await self._state.enqueue(c.consultation_id)
-            await self._state.put_session(current.model_copy(update={"consultation_id": c.consultation_id}))
+            await self._state.put_session(
+                current.model_copy(update={"consultation_id": c.consultation_id})
+            )
         log.info(
             "consultation=%s requested by %s topic=%s language=%s kind=%s",
-            c.consultation_id, session.identity, c.topic, c.language, c.kind,
+            c.consultation_id,
+            session.identity,
+            c.topic,
+            c.language,
+            c.kind,
         )
-        await send(self._state, session.session_id, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+        await send(
+            self._state,
+            session.session_id,
+            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+        )
         await self.dispatch()
         return c
 
@@ -100,7 +111,9 @@ class Pairing:
                 [
                     s
                     async for s in self._state.sessions()
-                    if s.role is not Role.VILLAGE and s.on_duty and s.connected
+                    if s.role is not Role.VILLAGE
+                    and s.on_duty
+                    and s.connected
                     and s.consultation_id is None
                 ],
                 key=lambda s: s.free_since,
@@ -109,7 +122,11 @@ class Pairing:
             async for s in self._state.sessions():
                 if s.role is not Role.VILLAGE and s.on_duty and s.connected:
                     on_duty[s.role] = on_duty.get(s.role, 0) + 1
-            queue = [c for cid in await self._state.waiting() if (c := await self._state.get_consultation(cid))]
+            queue = [
+                c
+                for cid in await self._state.waiting()
+                if (c := await self._state.get_consultation(cid))
+            ]
             still_waiting: list[Consultation] = []
             for c in sorted(queue, key=lambda c: c.requested_at):
                 role = KIND_ROLE[c.kind]
@@ -159,13 +176,19 @@ class Pairing:
                 requested_at=_utc(c.requested_at),
             ),
         )
-        await send(self._state, c.village_session, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+        await send(
+            self._state,
+            c.village_session,
+            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+        )
 
     async def accept(self, session: SessionRecord, consultation_id: str) -> None:
         async with self._state.lock(DISPATCH_LOCK):
             c = await self.consultation_of(session, consultation_id)
             if c.professional_session != session.session_id:
-                raise ProtocolError(ErrorCode.FORBIDDEN, "only the professional offered it may accept")
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "only the professional offered it may accept"
+                )
             c = c.moved(Event.ACCEPT, answered_at=self._clock.now())
             await self._state.put_consultation(c)
             await self._timers.cancel("offer", consultation_id)
@@ -175,12 +198,22 @@ class Pairing:
         await send(
             self._state,
             c.village_session,
-            RoomJoined(consultation_id=consultation_id, peer_role=c.professional_role, peer_name=pro_name, initiator=True),
+            RoomJoined(
+                consultation_id=consultation_id,
+                peer_role=c.professional_role,
+                peer_name=pro_name,
+                initiator=True,
+            ),
         )
         await send(
             self._state,
             c.professional_session,
-            RoomJoined(consultation_id=consultation_id, peer_role=Role.VILLAGE, peer_name=c.village_name, initiator=False),
+            RoomJoined(
+                consultation_id=consultation_id,
+                peer_role=Role.VILLAGE,
+                peer_name=c.village_name,
+                initiator=False,
+            ),
         )
         await self.broadcast_state(c)
 
@@ -195,15 +228,19 @@ class Pairing:
         if c is not None and c.state is CallState.RINGING:
             await self._pass(c, "timeout")
 
-    async def pass_offer(self, session: SessionRecord, reason: str) -> None:
+    async def pass_offer(self, session: SessionRecord, reason: WithdrawReason) -> None:
         """The ringing professional went off duty or dropped: the offer moves on at once."""
         if session.consultation_id is None:
             return
         c = await self._state.get_consultation(session.consultation_id)
-        if c is not None and c.state is CallState.RINGING and c.professional_session == session.session_id:
+        if (
+            c is not None
+            and c.state is CallState.RINGING
+            and c.professional_session == session.session_id
+        ):
             await self._pass(c, reason)
 
-    async def _pass(self, c: Consultation, reason: str) -> None:
+    async def _pass(self, c: Consultation, reason: WithdrawReason) -> None:
         async with self._state.lock(DISPATCH_LOCK):
             pro_session = c.professional_session
             assert pro_session is not None and c.professional_identity is not None
@@ -220,8 +257,16 @@ class Pairing:
             await self._timers.cancel("offer", c.consultation_id)
             await self._free(pro_session)
         log.info("consultation=%s offer %s", c.consultation_id, reason)
-        await send(self._state, pro_session, OfferWithdrawn(consultation_id=c.consultation_id, reason=reason))  # type: ignore[arg-type]
-        await send(self._state, c.village_session, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+        await send(
+            self._state,
+            pro_session,
+            OfferWithdrawn(consultation_id=c.consultation_id, reason=reason),
+        )
+        await send(
+            self._state,
+            c.village_session,
+            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+        )
         await self.dispatch()
 
     async def _free(self, session_id: str) -> None:
@@ -243,19 +288,32 @@ class Pairing:
                     await self._free(sid)
         log.info("consultation=%s ended: %s", c.consultation_id, reason)
         if ringing is not None:
-            withdrawn = "abandoned" if reason is EndReason.ABANDONED else "cancelled"
-            await send(self._state, ringing, OfferWithdrawn(consultation_id=c.consultation_id, reason=withdrawn))  # type: ignore[arg-type]
+            withdrawn: WithdrawReason = (
+                "abandoned" if reason is EndReason.ABANDONED else "cancelled"
+            )
+            await send(
+                self._state,
+                ringing,
+                OfferWithdrawn(consultation_id=c.consultation_id, reason=withdrawn),
+            )
         members = c.members() if ringing is None else (c.village_session,)
         for sid in members:
-            await send(self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
-            await send(self._state, sid, ConsultationEnded(consultation_id=c.consultation_id, reason=reason))
+            await send(
+                self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
+            )
+            await send(
+                self._state,
+                sid,
+                ConsultationEnded(consultation_id=c.consultation_id, reason=reason),
+            )
         await self.dispatch()
 
     async def broadcast_state(self, c: Consultation) -> None:
         for sid in c.members():
-            await send(self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state))
+            await send(
+                self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
+            )
 
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
-

@@ -20,7 +20,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server", required=True, help="the Lawroom server, e.g. http://127.0.0.1:8080")
     p.add_argument("--topic", required=True, choices=TOPIC_SLUGS)
     p.add_argument("--language", default="zh", choices=[lang.value for lang in Language])
-    p.add_argument("--mediation", action="store_true", help="both parties are here: ask for a mediator")
+    p.add_argument(
+        "--mediation", action="store_true", help="both parties are here: ask for a mediator"
+    )
     p.add_argument("--identity", default="village-1")
     p.add_argument("--token", default="demo-village-1")
     source = p.add_mutually_exclusive_group()

@@ -1,0 +1,16 @@
+"""`python -m bench`: every benchmark with its default arguments."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import call_setup
+
+
+def main() -> int:
+    # A failed goal in any benchmark fails the whole run, so CI can gate on it.
+    return max([call_setup.main([])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

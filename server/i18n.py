@@ -1,0 +1,329 @@
+"""The one message catalogue: every user-facing string of the pages, keyed by language.
+
+`zh` is complete. `mn` (traditional Mongolian script, Inner Mongolia) covers everything the
+village page shows (`VILLAGE_PREFIXES`); the lawyer page is Chinese only for now. The Mongolian
+texts await review by a native speaker, like the topic names in `signaling/topics.py`.
+
+Keys are `area.name`; `{name}` marks a placeholder the page fills in. Topic names come from the
+topic catalogue as `topic.<slug>`, and every protocol error code has an `error.<code>` text that
+says plainly what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from signaling.topics import TOPICS
+
+LANGUAGES: tuple[str, ...] = ("zh", "mn")
+DEFAULT_LANGUAGE = "zh"
+# What the village page uses: `mn` must have every one of these keys.
+VILLAGE_PREFIXES: tuple[str, ...] = (
+    "common.",
+    "village.",
+    "error.",
+    "topic.",
+    "lang.",
+    "role.",
+    "end.",
+)
+LAWYER_PREFIXES: tuple[str, ...] = (
+    "common.",
+    "lawyer.",
+    "error.",
+    "topic.",
+    "lang.",
+    "role.",
+    "end.",
+    "kind.",
+    "withdrawn.",
+    "time.",
+)
+
+_ZH: dict[str, str] = {
+    "common.app_name": "远程法律服务",
+    "common.connecting": "正在连接服务器…",
+    "common.reconnecting": "网络断了一下，正在重新连接…",
+    "common.peer_reconnecting": "对方的网络不稳定，正在重新连接，请稍候…",
+    "common.video_connecting": "正在接通视频…",
+    "common.in_call_with": "正在与{name}通话",
+    "common.mute": "静音",
+    "common.unmute": "取消静音",
+    "common.camera_off": "关闭摄像头",
+    "common.camera_on": "打开摄像头",
+    "common.hang_up": "挂断",
+    "common.tap_for_sound": "点这里打开声音",
+    "common.you": "您自己",
+    "common.error_title": "出了点问题",
+    "common.start_over": "重新开始",
+    "common.notice_close": "知道了",
+    "lang.zh": "汉语",
+    "lang.mn": "蒙古语",
+    "role.lawyer": "律师",
+    "role.mediator": "调解员",
+    "role.village": "村法律服务室",
+    "end.hang_up": "通话已挂断。",
+    "end.cancelled": "这次咨询已取消。",
+    "end.peer_gone": "对方的网络断开太久，通话结束了。",
+    "end.abandoned": "等待时离开太久，排队已取消。",
+    "end.server_shutdown": "服务器正在维护，通话结束了。请过一会儿再来。",
+    "village.title": "村法律服务室",
+    "village.welcome": "您好！有法律问题，可以在这里和律师视频通话。",
+    "village.choose_language": "请选择语言",
+    "village.choose_topic": "请选择您要咨询的问题",
+    "village.topic_goes_to": "将由{role}为您解答",
+    "village.call": "开始视频咨询",
+    "village.call_hint": "先点一个问题，再点这个绿色按钮",
+    "village.preparing_camera": "正在打开摄像头…",
+    "village.waiting_title": "正在为您联系{role}，请稍候",
+    "village.topic_label": "咨询问题：{topic}",
+    "village.position_next": "下一位就是您。",
+    "village.position_ahead": "您前面还有 {ahead} 位。",
+    "village.on_duty": "现在有 {n} 位{role}值班。",
+    "village.all_busy": "{role}们都在通话，请耐心等候。",
+    "village.none_on_duty": "现在没有{role}值班。您可以继续等候，也可以取消，过一会儿再来。",
+    "village.ringing": "已经找到{role}，正在接通…",
+    "village.your_picture": "这是您的画面",
+    "village.cancel": "取消",
+    "village.document_on": "给{role}看文件",
+    "village.document_off": "看完文件了",
+    "village.document_hint": "请把文件放在摄像头前面，拿稳不动。",
+    "village.ended_title": "通话结束了",
+    "village.ended_thanks": "谢谢您的使用。还有问题，可以再次咨询。",
+    "village.back_home": "返回首页",
+    "lawyer.title": "律师工作台",
+    "lawyer.signed_in_as": "当前账号：{name}",
+    "lawyer.off_duty_title": "您现在没有值班",
+    "lawyer.off_duty_hint": "开始值班后，村法律服务室的咨询请求会出现在这里。",
+    "lawyer.go_on_duty": "开始值班",
+    "lawyer.go_off_duty": "结束值班",
+    "lawyer.on_duty_title": "正在值班",
+    "lawyer.on_duty_hint": "有咨询请求时会在这里提示，请留意。",
+    "lawyer.incoming_title": "新的咨询请求",
+    "lawyer.field_topic": "问题",
+    "lawyer.field_kind": "类型",
+    "lawyer.field_language": "语言",
+    "lawyer.field_village": "来自",
+    "lawyer.field_waited": "已等待",
+    "lawyer.accept": "接听",
+    "lawyer.decline": "拒绝",
+    "lawyer.fullscreen": "全屏",
+    "lawyer.exit_fullscreen": "退出全屏",
+    "lawyer.call_ended": "通话已结束：{reason}",
+    "kind.consultation": "法律咨询",
+    "kind.mediation": "纠纷调解",
+    "withdrawn.declined": "您已拒绝这个请求，它会转给其他人。",
+    "withdrawn.timeout": "请求在规定时间内没有接听，已转给其他人。",
+    "withdrawn.cancelled": "对方已取消这个请求。",
+    "withdrawn.abandoned": "对方已经离开，请求已撤回。",
+    "withdrawn.off_duty": "您已结束值班，请求已转给其他人。",
+    "withdrawn.disconnected": "您的网络断开了，请求已转给其他人。",
+    "time.just_now": "刚刚",
+    "time.seconds": "{s} 秒",
+    "time.minutes": "{m} 分 {s} 秒",
+    "time.hours": "{h} 小时 {m} 分",
+    "index.title": "远程法律服务",
+    "index.intro": "请选择要打开的页面：",
+    "index.village": "村法律服务室终端",
+    "index.lawyer": "律师工作台",
+    "index.demo_note": "演示模式：页面会自动用演示账号登录。",
+    "index.not_set_up": (
+        "账号还没有设置，页面无法登录。要试用，请用 lawroom serve --demo 启动服务器，使用演示账号。"
+    ),
+    "index.unknown_identity": "没有这个演示账号：{identity}。可以使用的有：{known}。",
+    "error.media": (
+        "打不开摄像头或麦克风。请检查摄像头有没有插好、是不是被别的程序占用，"
+        "并允许浏览器使用摄像头和麦克风。请点下面的“重新开始”。"
+    ),
+    "error.unsupported_browser": "这个浏览器不能视频通话。请用最新版的 Chrome 浏览器打开这个页面。",
+    "error.connection_lost": (
+        "网络断开了，没能重新连上。请检查网线或无线网络，然后点下面的“重新开始”。"
+    ),
+    "error.displaced": "这个页面在另一个窗口里打开了。请关掉多余的窗口，然后点下面的“重新开始”。",
+    "error.protocol": (
+        "页面和服务器对不上，可能是服务器刚刚升级。请点下面的“重新开始”。如果还不行，请联系管理员。"
+    ),
+    "error.invalid_json": (
+        "页面发出的消息服务器看不懂。请点下面的“重新开始”。如果反复出现，请联系管理员。"
+    ),
+    "error.invalid_format": (
+        "页面发出的消息格式不对。请点下面的“重新开始”。如果反复出现，请联系管理员。"
+    ),
+    "error.unknown_type": (
+        "页面发出了服务器不认识的消息，可能是服务器刚刚升级。请点下面的“重新开始”。"
+    ),
+    "error.unsupported_version": "页面版本太旧，和服务器不一致。请点下面的“重新开始”。",
+    "error.message_too_large": "发出的内容太大，服务器没有接收。请点下面的“重新开始”。",
+    "error.rate_limited": "操作太快了。请等几秒钟再试。",
+    "error.not_authenticated": "还没有登录，或者登录已经过期。请点下面的“重新开始”。",
+    "error.already_authenticated": "已经登录过了，页面状态有些混乱。请点下面的“重新开始”。",
+    "error.bad_credentials": "这台终端的账号或密码不对，无法登录。请联系管理员检查账号设置。",
+    "error.forbidden": (
+        "这个账号不能做这个操作。请确认打开的是正确的页面（村法律服务室或律师工作台）。"
+    ),
+    "error.invalid_state": (
+        "现在不能这样操作，可能对方刚刚挂断或请求已经被处理。请稍等一下；如果页面没有变化，"
+        "请点下面的“重新开始”。"
+    ),
+    "error.not_found": "找不到这次咨询，它可能已经结束了。请点下面的“重新开始”。",
+    "error.resume_failed": (
+        "离开的时间太长，之前的排队或通话已经结束了。请点下面的“重新开始”。然后重新呼叫。"
+    ),
+    "error.hello_timeout": "连接服务器太慢，超时了。请检查网络，然后点下面的“重新开始”。",
+    "error.internal_error": (
+        "服务器出了故障，已经记录下来。请过一会儿点下面的“重新开始”再试；如果还不行，请联系管理员。"
+    ),
+}
+
+# Traditional Mongolian (vertical script); the village page's strings and nothing more yet.
+_MN: dict[str, str] = {
+    "common.app_name": "ᠠᠯᠤᠰ ᠤᠨ ᠬᠠᠤᠯᠢ ᠶᠢᠨ ᠦᠢᠯᠡᠴᠢᠯᠡᠭᠡ",
+    "common.connecting": "ᠰᠸᠷᠸᠷ ᠲᠡᠢ ᠵᠠᠯᠭᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ…",
+    "common.reconnecting": "ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠲᠠᠰᠤᠷᠠᠪᠠ᠂ ᠳᠠᠬᠢᠨ ᠵᠠᠯᠭᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ…",
+    "common.peer_reconnecting": "ᠨᠥᠭᠥᠭᠡ ᠲᠠᠯ᠎ᠠ ᠶᠢᠨ ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠲᠣᠭᠲᠠᠪᠤᠷᠢ ᠦᠭᠡᠢ᠂ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠷᠡᠢ…",
+    "common.video_connecting": "ᠸᠢᠳᠢᠣ ᠵᠠᠯᠭᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ…",
+    "common.in_call_with": "{name} ᠲᠠᠢ ᠶᠠᠷᠢᠯᠴᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ",
+    "common.mute": "ᠳᠠᠭᠤ ᠬᠠᠭᠠᠬᠤ",
+    "common.unmute": "ᠳᠠᠭᠤ ᠨᠡᠭᠡᠭᠡᠬᠦ",
+    "common.camera_off": "ᠺᠠᠮᠸᠷ᠎ᠠ ᠬᠠᠭᠠᠬᠤ",
+    "common.camera_on": "ᠺᠠᠮᠸᠷ᠎ᠠ ᠨᠡᠭᠡᠭᠡᠬᠦ",
+    "common.hang_up": "ᠲᠠᠰᠤᠯᠬᠤ",
+    "common.tap_for_sound": "ᠳᠠᠭᠤ ᠨᠡᠭᠡᠭᠡᠬᠦ ᠪᠣᠯ ᠡᠨᠳᠡ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ",
+    "common.you": "ᠲᠠ ᠥᠪᠡᠷ",
+    "common.error_title": "ᠠᠯᠳᠠᠭ᠎ᠠ ᠭᠠᠷᠪᠠ",
+    "common.start_over": "ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ",
+    "common.notice_close": "ᠮᠡᠳᠡᠯ᠎ᠡ",
+    "lang.zh": "ᠬᠢᠲᠠᠳ ᠬᠡᠯᠡ",
+    "lang.mn": "ᠮᠣᠩᠭᠣᠯ ᠬᠡᠯᠡ",
+    "role.lawyer": "ᠬᠠᠤᠯᠢᠴᠢ",
+    "role.mediator": "ᠡᠪᠯᠡᠷᠡᠭᠦᠯᠦᠭᠴᠢ",
+    "role.village": "ᠳᠣᠭᠣᠶᠢᠩ ᠤᠨ ᠬᠠᠤᠯᠢ ᠶᠢᠨ ᠦᠢᠯᠡᠴᠢᠯᠡᠭᠡ ᠶᠢᠨ ᠭᠡᠷ",
+    "end.hang_up": "ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠲᠠᠰᠤᠯᠪᠠ᠃",
+    "end.cancelled": "ᠡᠨᠡ ᠤᠳᠠᠭᠠᠨ ᠤ ᠵᠥᠪᠯᠡᠭᠡ ᠶᠢ ᠦᠭᠡᠢᠰᠭᠡᠪᠡ᠃",
+    "end.peer_gone": "ᠨᠥᠭᠥᠭᠡ ᠲᠠᠯ᠎ᠠ ᠶᠢᠨ ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠤᠳᠠᠭ᠎ᠠ ᠲᠠᠰᠤᠷᠠᠭᠰᠠᠨ ᠤ ᠲᠤᠯᠠ ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠳᠠᠭᠤᠰᠪᠠ᠃",
+    "end.abandoned": "ᠤᠳᠠᠭ᠎ᠠ ᠬᠥᠨᠳᠡᠢᠷᠡᠭᠰᠡᠨ ᠤ ᠲᠤᠯᠠ ᠡᠭᠦᠷᠭᠡ ᠦᠭᠡᠢᠰᠦᠪᠡ᠃",
+    "end.server_shutdown": "ᠰᠸᠷᠸᠷ ᠢ ᠵᠠᠰᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ᠃ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠳ ᠳᠠᠬᠢᠨ ᠢᠷᠡᠭᠡᠷᠡᠢ᠃",
+    "village.title": "ᠳᠣᠭᠣᠶᠢᠩ ᠤᠨ ᠬᠠᠤᠯᠢ ᠶᠢᠨ ᠦᠢᠯᠡᠴᠢᠯᠡᠭᠡ ᠶᠢᠨ ᠭᠡᠷ",
+    "village.welcome": (
+        "ᠰᠠᠢᠨ ᠪᠠᠢᠨ᠎ᠠ ᠤᠤ! ᠬᠠᠤᠯᠢ ᠶᠢᠨ ᠠᠰᠠᠭᠤᠳᠠᠯ ᠲᠠᠢ ᠪᠣᠯ ᠡᠨᠳᠡ ᠬᠠᠤᠯᠢᠴᠢ ᠲᠠᠢ ᠸᠢᠳᠢᠣ ᠪᠠᠷ ᠶᠠᠷᠢᠯᠴᠠᠵᠤ ᠪᠣᠯᠣᠨ᠎ᠠ᠃"
+    ),
+    "village.choose_language": "ᠬᠡᠯᠡ ᠪᠡᠨ ᠰᠣᠩᠭᠣᠭᠠᠷᠠᠢ",
+    "village.choose_topic": "ᠠᠰᠠᠭᠤᠬᠤ ᠠᠰᠠᠭᠤᠳᠠᠯ ᠢᠶᠠᠨ ᠰᠣᠩᠭᠣᠭᠠᠷᠠᠢ",
+    "village.topic_goes_to": "{role} ᠲᠠᠨ ᠳᠤ ᠬᠠᠷᠢᠭᠤᠯᠲᠠ ᠥᠭᠭᠦᠨ᠎ᠡ",
+    "village.call": "ᠸᠢᠳᠢᠣ ᠵᠥᠪᠯᠡᠭᠡ ᠡᠬᠢᠯᠡᠬᠦ",
+    "village.call_hint": "ᠡᠬᠢᠯᠡᠭᠡᠳ ᠠᠰᠠᠭᠤᠳᠠᠯ ᠰᠣᠩᠭᠣᠭᠠᠳ᠂ ᠳᠠᠷᠠᠭ᠎ᠠ ᠨᠢ ᠨᠣᠭᠣᠭᠠᠨ ᠲᠣᠪᠴᠢ ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ",
+    "village.preparing_camera": "ᠺᠠᠮᠸᠷ᠎ᠠ ᠨᠡᠭᠡᠭᠡᠵᠦ ᠪᠠᠢᠨ᠎ᠠ…",
+    "village.waiting_title": "{role} ᠲᠠᠢ ᠬᠣᠯᠪᠣᠵᠤ ᠪᠠᠢᠨ᠎ᠠ᠂ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠷᠡᠢ",
+    "village.topic_label": "ᠠᠰᠠᠭᠤᠳᠠᠯ᠄ {topic}",
+    "village.position_next": "ᠳᠠᠷᠠᠭ᠎ᠠ ᠨᠢ ᠲᠠ᠃",
+    "village.position_ahead": "ᠲᠠᠨ ᠤ ᠡᠮᠦᠨ᠎ᠡ {ahead} ᠬᠦᠮᠦᠨ ᠪᠠᠢᠨ᠎ᠠ᠃",
+    "village.on_duty": "ᠣᠳᠣ {n} {role} ᠵᠢᠤᠤᠲᠤ ᠪᠠᠢᠨ᠎ᠠ᠃",
+    "village.all_busy": "{role} ᠨᠠᠷ ᠪᠦᠭᠦᠳᠡ ᠶᠠᠷᠢᠯᠴᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ᠂ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠷᠡᠢ᠃",
+    "village.none_on_duty": (
+        "ᠣᠳᠣ ᠵᠢᠤᠤᠲᠤ {role} ᠦᠭᠡᠢ᠃ ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠣᠯᠣᠨ᠎ᠠ᠂ ᠡᠰᠡᠬᠦᠯ᠎ᠡ ᠦᠭᠡᠢᠰᠭᠡᠭᠡᠳ ᠳᠠᠷᠠᠭ᠎ᠠ ᠢᠷᠡᠵᠦ ᠪᠣᠯᠣᠨ᠎ᠠ᠃"
+    ),
+    "village.ringing": "{role} ᠢ ᠣᠯᠵᠤ᠂ ᠵᠠᠯᠭᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ…",
+    "village.your_picture": "ᠲᠠᠨ ᠤ ᠳᠦᠷᠰᠦ",
+    "village.cancel": "ᠦᠭᠡᠢᠰᠭᠡᠬᠦ",
+    "village.document_on": "{role} ᠳᠤ ᠪᠢᠴᠢᠭ ᠪᠠᠷᠢᠮᠲᠠ ᠦᠵᠡᠭᠦᠯᠬᠦ",
+    "village.document_off": "ᠪᠢᠴᠢᠭ ᠪᠠᠷᠢᠮᠲᠠ ᠦᠵᠡᠭᠦᠯᠵᠦ ᠳᠠᠭᠤᠰᠪᠠ",
+    "village.document_hint": "ᠪᠢᠴᠢᠭ ᠪᠠᠷᠢᠮᠲᠠ ᠪᠠᠨ ᠺᠠᠮᠸᠷ᠎ᠠ ᠶᠢᠨ ᠡᠮᠦᠨ᠎ᠡ ᠬᠥᠳᠡᠯᠬᠡᠬᠦ ᠦᠭᠡᠢ ᠪᠠᠷᠢᠭᠠᠷᠠᠢ᠃",
+    "village.ended_title": "ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠳᠠᠭᠤᠰᠪᠠ",
+    "village.ended_thanks": "ᠪᠠᠶᠠᠷᠯᠠᠯ᠎ᠠ᠃ ᠠᠰᠠᠭᠤᠳᠠᠯ ᠪᠠᠢᠪᠠᠯ ᠳᠠᠬᠢᠨ ᠵᠥᠪᠯᠡᠭᠡ ᠠᠪᠴᠤ ᠪᠣᠯᠣᠨ᠎ᠠ᠃",
+    "village.back_home": "ᠡᠬᠢᠨ ᠨᠢᠭᠤᠷ ᠲᠤ ᠪᠤᠴᠠᠬᠤ",
+    "error.media": (
+        "ᠺᠠᠮᠸᠷ᠎ᠠ ᠪᠤᠶᠤ ᠮᠢᠺᠷᠣᠹᠣᠨ ᠨᠡᠭᠡᠭᠡᠭᠳᠡᠬᠦ ᠦᠭᠡᠢ ᠪᠠᠢᠨ᠎ᠠ᠃ ᠺᠠᠮᠸᠷ᠎ᠠ ᠪᠠᠨ ᠰᠠᠢᠲᠤ ᠵᠠᠯᠭᠠᠭᠠᠳ᠂ ᠬᠡᠷᠡᠭᠯᠡᠬᠦ ᠶᠢ "
+        "ᠵᠥᠪᠰᠢᠶᠡᠷᠡᠭᠡᠷᠡᠢ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.unsupported_browser": (
+        "ᠡᠨᠡ ᠬᠠᠢᠭᠤᠷ ᠸᠢᠳᠢᠣ ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠬᠢᠬᠦ ᠦᠭᠡᠢ᠃ ᠱᠢᠨ᠎ᠡ Chrome ᠬᠠᠢᠭᠤᠷ ᠢ ᠬᠡᠷᠡᠭᠯᠡᠭᠡᠷᠡᠢ᠃"
+    ),
+    "error.connection_lost": (
+        "ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠲᠠᠰᠤᠷᠠᠭᠠᠳ ᠳᠠᠬᠢᠨ ᠵᠠᠯᠭᠠᠭᠳᠠᠭᠰᠠᠨ ᠦᠭᠡᠢ᠃ ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠪᠡᠨ ᠰᠢᠯᠭᠠᠭᠠᠳ᠂ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ "
+        "ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.displaced": (
+        "ᠡᠨᠡ ᠨᠢᠭᠤᠷ ᠥᠭᠡᠷ᠎ᠡ ᠴᠣᠩᠬᠣᠨ ᠳᠤ ᠨᠡᠭᠡᠭᠡᠭᠳᠡᠪᠡ᠃ ᠢᠯᠡᠭᠦᠦ ᠴᠣᠩᠬᠣ ᠶᠢ ᠬᠠᠭᠠᠭᠠᠳ᠂ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» "
+        "ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.protocol": (
+        "ᠨᠢᠭᠤᠷ ᠪᠠ ᠰᠸᠷᠸᠷ ᠲᠣᠬᠢᠷᠠᠬᠤ ᠦᠭᠡᠢ ᠪᠠᠢᠨ᠎ᠠ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.invalid_json": (
+        "ᠰᠸᠷᠸᠷ ᠮᠡᠳᠡᠭᠡ ᠶᠢ ᠤᠩᠰᠢᠵᠤ ᠴᠢᠳᠠᠭᠰᠠᠨ ᠦᠭᠡᠢ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.invalid_format": "ᠮᠡᠳᠡᠭᠡ ᠶᠢᠨ ᠬᠡᠯᠪᠡᠷᠢ ᠪᠤᠷᠤᠭᠤ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃",
+    "error.unknown_type": (
+        "ᠰᠸᠷᠸᠷ ᠡᠨᠡ ᠮᠡᠳᠡᠭᠡ ᠶᠢ ᠲᠠᠨᠢᠬᠤ ᠦᠭᠡᠢ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.unsupported_version": "ᠨᠢᠭᠤᠷ ᠤᠨ ᠬᠡᠪᠯᠡᠯ ᠬᠠᠭᠤᠴᠢᠨ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃",
+    "error.message_too_large": "ᠮᠡᠳᠡᠭᠡ ᠬᠡᠲᠦᠷᠬᠡᠢ ᠶᠡᠬᠡ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃",
+    "error.rate_limited": "ᠬᠡᠲᠦᠷᠬᠡᠢ ᠬᠤᠷᠳᠤᠨ ᠳᠠᠷᠤᠪᠠ᠃ ᠬᠡᠳᠦᠨ ᠰᠸᠺᠦᠨ᠋ᠳ ᠬᠦᠯᠢᠶᠡᠭᠡᠳ ᠳᠠᠬᠢᠨ ᠣᠷᠣᠯᠳᠠᠭᠠᠷᠠᠢ᠃",
+    "error.not_authenticated": (
+        "ᠨᠡᠪᠲᠡᠷᠡᠭᠡᠳᠦᠢ ᠪᠤᠶᠤ ᠨᠡᠪᠲᠡᠷᠡᠯᠲᠡ ᠶᠢᠨ ᠬᠤᠭᠤᠴᠠᠭ᠎ᠠ ᠳᠠᠭᠤᠰᠪᠠ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.already_authenticated": "ᠨᠡᠪᠲᠡᠷᠡᠭᠰᠡᠨ ᠪᠠᠢᠨ᠎ᠠ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃",
+    "error.bad_credentials": (
+        "ᠡᠨᠡ ᠲᠡᠷᠮᠢᠨᠠᠯ ᠤᠨ ᠳᠠᠩᠰᠠ ᠪᠤᠶᠤ ᠨᠢᠭᠤᠴᠠ ᠺᠣᠳ᠋ ᠪᠤᠷᠤᠭᠤ᠃ ᠵᠠᠬᠢᠷᠤᠭᠴᠢ ᠲᠠᠢ ᠬᠣᠯᠪᠣᠭᠳᠠᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.forbidden": "ᠡᠨᠡ ᠳᠠᠩᠰᠠ ᠡᠨᠡ ᠦᠢᠯᠡ ᠶᠢ ᠬᠢᠵᠦ ᠳᠡᠢᠯᠬᠦ ᠦᠭᠡᠢ᠃ ᠵᠥᠪ ᠨᠢᠭᠤᠷ ᠢ ᠨᠡᠭᠡᠭᠡᠭᠡᠷᠡᠢ᠃",
+    "error.invalid_state": (
+        "ᠣᠳᠣ ᠡᠨᠡ ᠦᠢᠯᠡ ᠶᠢ ᠬᠢᠵᠦ ᠪᠣᠯᠬᠤ ᠦᠭᠡᠢ᠃ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠷᠡᠢ᠂ ᠡᠰᠡᠬᠦᠯ᠎ᠡ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ "
+        "ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.not_found": (
+        "ᠡᠨᠡ ᠵᠥᠪᠯᠡᠭᠡ ᠣᠯᠳᠠᠭᠰᠠᠨ ᠦᠭᠡᠢ᠂ ᠳᠠᠭᠤᠰᠤᠭᠰᠠᠨ ᠪᠠᠢᠵᠤ ᠮᠡᠳᠡᠨ᠎ᠡ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.resume_failed": (
+        "ᠬᠡᠲᠦᠷᠬᠡᠢ ᠤᠳᠠᠭ᠎ᠠ ᠰᠠᠯᠤᠭᠰᠠᠨ ᠤ ᠲᠤᠯᠠ ᠡᠭᠦᠷᠭᠡ ᠪᠤᠶᠤ ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠳᠠᠭᠤᠰᠪᠠ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» "
+        "ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.hello_timeout": (
+        "ᠰᠸᠷᠸᠷ ᠲᠡᠢ ᠵᠠᠯᠭᠠᠬᠤ ᠤᠳᠠᠭᠠᠨ ᠬᠡᠲᠦᠷᠡᠪᠡ᠃ ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠪᠡᠨ ᠰᠢᠯᠭᠠᠭᠠᠳ᠂ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ "
+        "ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+    "error.internal_error": (
+        "ᠰᠸᠷᠸᠷ ᠳᠤ ᠭᠡᠮᠲᠡᠯ ᠭᠠᠷᠪᠠ᠃ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠳ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ «ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+}
+
+
+def _with_topics(texts: dict[str, str], language: str) -> Mapping[str, str]:
+    merged = dict(texts)
+    for t in TOPICS:
+        merged[f"topic.{t.slug}"] = t.zh if language == "zh" else t.mn
+    return MappingProxyType(merged)
+
+
+CATALOGUE: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"zh": _with_topics(_ZH, "zh"), "mn": _with_topics(_MN, "mn")}
+)
+del _ZH, _MN
+
+
+def text(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """The text for `key` (falling back to Chinese), with `{name}` placeholders filled in."""
+    texts = CATALOGUE.get(language, CATALOGUE[DEFAULT_LANGUAGE])
+    template = texts.get(key)
+    if template is None:
+        template = CATALOGUE[DEFAULT_LANGUAGE][key]  # KeyError names a missing key
+    for name, value in params.items():
+        template = template.replace("{" + name + "}", str(value))
+    return template
+
+
+def for_page(prefixes: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The catalogue as a page needs it: every language, only the keys under `prefixes`."""
+    return {
+        language: {k: v for k, v in texts.items() if k.startswith(prefixes)}
+        for language, texts in CATALOGUE.items()
+    }
+
+
+def missing(language: str, prefixes: tuple[str, ...] = ("",)) -> list[str]:
+    """Keys Chinese has under `prefixes` that `language` lacks (Chinese is the reference)."""
+    have = CATALOGUE[language]
+    return sorted(
+        k for k in CATALOGUE[DEFAULT_LANGUAGE] if k.startswith(prefixes) and k not in have
+    )
