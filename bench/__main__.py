@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import call_setup
+from bench import call_setup, recording
 
 
 def main() -> int:
     # A failed goal in any benchmark fails the whole run, so CI can gate on it.
-    return max([call_setup.main([])])
+    return max([call_setup.main([]), recording.main([])])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ apt_install() {
 
 if ((want_test)); then
   # chromium: the page tests; iproute2: loopback in the tests' network namespace.
-  apt_install chromium iproute2 fonts-noto-cjk
+  # Fonts: without them the screenshots show boxes for Chinese and Mongolian.
+  apt_install chromium iproute2 fonts-noto-cjk fonts-noto-core postgresql redis-server
 fi
 
 python3 -m venv .venv

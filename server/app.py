@@ -7,25 +7,45 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
+from server.db import records
+from server.db.directory import DbDirectory
+from server.db.engine import Database, open_database
+from server.db.models import utcnow
+from server.demo_seed import seed_demo
+from server.journal import DbJournal
+from server.pages import setup_pages
 from server.settings import Settings
 from signaling.clock import Clock, SystemClock
 from signaling.connection import ConnectionSettings, websocket_handler
 from signaling.hub import Hub, HubSettings
-from signaling.identity import DEMO_ACCOUNTS, Directory, StaticDirectory
+from signaling.identity import Directory, StaticDirectory
 from signaling.messages import IceServer, json_schema
 from signaling.state import MemoryState, SharedState
 
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
-STATE_KEY = web.AppKey("state", SharedState)  # type: ignore[type-abstract]
+STATE_KEY = web.AppKey("state", SharedState)
 HUB_KEY = web.AppKey("hub", Hub)
 CONNECTION_SETTINGS_KEY = web.AppKey("connection_settings", ConnectionSettings)
+
+
+@dataclass
+class Storage:
+    """The database, opened at start-up (an app's keys cannot be set once it has started)."""
+
+    directory_override: Directory | None
+    db: Database | None = None
+
+
+STORAGE_KEY = web.AppKey("storage", Storage)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -40,11 +60,12 @@ def init_app(
     app = web.Application(middlewares=[forwarded_middleware(settings.trusted_proxy)])
     app[SETTINGS_KEY] = settings
     app[STATE_KEY] = state or MemoryState()
-    directory = directory or StaticDirectory(DEMO_ACCOUNTS if settings.demo else ())
+    app[STORAGE_KEY] = Storage(directory)
     app[HUB_KEY] = Hub(
         app[STATE_KEY],
         clock or SystemClock(),
-        directory,
+        # Nobody signs in until the database is open (open_storage hands in its directory).
+        directory or StaticDirectory(()),
         HubSettings(
             grace_seconds=settings.grace_seconds,
             offer_timeout=settings.offer_timeout,
@@ -63,6 +84,8 @@ def init_app(
     app.router.add_get("/protocol/schema.json", schema)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, name="static")
+    setup_pages(app)
+    app.cleanup_ctx.append(open_storage)
     app.cleanup_ctx.append(run_timers)
     app.on_shutdown.append(close_connections)
     return app
@@ -77,7 +100,33 @@ async def schema(request: web.Request) -> web.Response:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    return await websocket_handler(request, request.app[HUB_KEY], request.app[CONNECTION_SETTINGS_KEY])
+    return await websocket_handler(
+        request, request.app[HUB_KEY], request.app[CONNECTION_SETTINGS_KEY]
+    )
+
+
+async def open_storage(app: web.Application) -> AsyncIterator[None]:
+    """The database: open (and, embedded, upgraded), interrupted calls closed, demo seeded."""
+    settings = app[SETTINGS_KEY]
+    db = await open_database(settings.database, settings.data_dir)
+    storage = app[STORAGE_KEY]
+    storage.db = db
+    closed = await records.close_interrupted(db, utcnow())
+    if closed:
+        log.warning("%d consultations were open when the server stopped; marked ended", closed)
+    if settings.demo:
+        await seed_demo(db)
+    app[HUB_KEY].use_storage(storage.directory_override or DbDirectory(db), DbJournal(db))
+    yield
+    await db.close()
+
+
+def database(app: web.Application) -> Database:
+    """The open database (after start-up)."""
+    db = app[STORAGE_KEY].db
+    if db is None:
+        raise RuntimeError("the database is opened at start-up; the app has not started")
+    return db
 
 
 async def run_timers(app: web.Application) -> AsyncIterator[None]:
@@ -93,13 +142,13 @@ async def close_connections(app: web.Application) -> None:
     await app[HUB_KEY].close_all()
 
 
-def forwarded_middleware(trusted: tuple[str, ...]) -> web.Middleware:
+def forwarded_middleware(trusted: tuple[str, ...]) -> Middleware:
     """Believe X-Forwarded-* only from a configured proxy: the scheme decides the Origin check
     and the remote address goes into the logs."""
     trusted_ips = {ip_address(t) for t in trusted}
 
     @web.middleware
-    async def middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         if trusted_ips and peer and ip_address(peer[0]) in trusted_ips:
             changes: dict[str, str] = {}
@@ -111,6 +160,7 @@ def forwarded_middleware(trusted: tuple[str, ...]) -> web.Middleware:
                 changes["remote"] = fwd.split(",")[0].strip()
             if changes:
                 request = request.clone(**changes)  # type: ignore[arg-type]
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     return middleware

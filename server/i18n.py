@@ -99,6 +99,8 @@ _ZH: dict[str, str] = {
     "lawyer.go_on_duty": "开始值班",
     "lawyer.go_off_duty": "结束值班",
     "lawyer.on_duty_title": "正在值班",
+    "lawyer.badge_on": "值班中",
+    "lawyer.badge_off": "未值班",
     "lawyer.on_duty_hint": "有咨询请求时会在这里提示，请留意。",
     "lawyer.incoming_title": "新的咨询请求",
     "lawyer.field_topic": "问题",
@@ -168,7 +170,7 @@ _ZH: dict[str, str] = {
     ),
     "error.not_found": "找不到这次咨询，它可能已经结束了。请点下面的“重新开始”。",
     "error.resume_failed": (
-        "离开的时间太长，之前的排队或通话已经结束了。请点下面的“重新开始”。然后重新呼叫。"
+        "离开的时间太长，之前的排队或通话已经结束了。请点下面的“重新开始”，再呼叫一次。"
     ),
     "error.hello_timeout": "连接服务器太慢，超时了。请检查网络，然后点下面的“重新开始”。",
     "error.internal_error": (

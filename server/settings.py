@@ -82,7 +82,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "allowed_origins", _csv, (), "extra browser origins allowed on the websocket ('*' for any)"
     ),
-    Setting("demo", _bool, False, "sign in with the fixed demo identities (until accounts exist)"),
+    Setting(
+        "database",
+        str,
+        "",
+        "database URL (postgresql+asyncpg://...); empty: SQLite in the data directory",
+    ),
+    Setting(
+        "demo", _bool, False, "seed demo accounts and terminals with public passwords and tokens"
+    ),
     Setting("redis", str, "", "Redis URL for state shared between instances (not available yet)"),
     Setting(
         "ice_servers",
@@ -120,6 +128,7 @@ class Settings:
     tls_key: str
     trusted_proxy: tuple[str, ...]
     allowed_origins: tuple[str, ...]
+    database: str
     demo: bool
     redis: str
     ice_servers: tuple[str, ...]

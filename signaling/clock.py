@@ -31,8 +31,11 @@ class SystemClock:
         if wake is None:
             await asyncio.sleep(delay)
             return
+        # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel that arrives as `wake`
+        # is set, and the timer loop would never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await wake.wait()
 
 
 class ManualClock:

@@ -78,6 +78,8 @@ class Connection:
         )
         self._bucket = TokenBucket(hub.clock, settings.rate_per_second, settings.rate_burst)
         self._signed_in = asyncio.Event()
+        # Set once the handler has finished, its bookkeeping handed to the hub.
+        self.finished = asyncio.Event()
         self.session: SessionRecord | None = None
         self._sink: Sink = self._deliver
 
@@ -143,13 +145,12 @@ class Connection:
                     )
         finally:
             watchdog.cancel()
-            if self.session is not None:
-                await self._hub.disconnected(self, self.session.session_id)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
             writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            if self.session is not None:
+                # aiohttp may cancel this handler when the peer goes; the hub's bookkeeping
+                # (telling the other side, the grace timer, the record) must finish regardless.
+                self._hub.spawn(self._hub.disconnected(self, self.session.session_id))
+            self.finished.set()
             log.info("conn=%s closed (code %s)", self.connection_id, self._ws.close_code)
 
     async def _on_text(self, raw: str) -> None:

@@ -6,11 +6,12 @@ validates and authorizes before a handler runs; handlers raise ProtocolError to 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from room.call import Event
 from signaling.clock import Clock
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.identity import Directory
+from signaling.journal import Journal, NoJournal
 from signaling.messages import (
     Accept,
     CallState,
@@ -57,6 +59,7 @@ class Peer(Protocol):
     """The connection as the hub sees it."""
 
     connection_id: str
+    finished: asyncio.Event
 
     def reply(self, message: ServerMessage) -> None: ...
 
@@ -79,24 +82,48 @@ def _hash_token(token: str) -> str:
 
 class Hub:
     def __init__(
-        self, state: SharedState, clock: Clock, directory: Directory, settings: HubSettings
+        self,
+        state: SharedState,
+        clock: Clock,
+        directory: Directory,
+        settings: HubSettings,
+        journal: Journal | None = None,
     ) -> None:
         self.state = state
         self.clock = clock
         self.settings = settings
-        self._directory = directory
+        self.directory = directory
         self.timers = Timers(state, clock)
-        self.pairing = Pairing(state, clock, self.timers, settings.offer_timeout)
+        self.pairing = Pairing(
+            state, clock, self.timers, settings.offer_timeout, journal or NoJournal()
+        )
         # Sessions attached to a websocket of this instance, to displace one on resume.
         self._peers: dict[str, Peer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.timers.on("grace", self._grace_expired)
         # Messages that failed the schema, newest last (the page tests assert there are none).
         self.violations: deque[str] = deque(maxlen=1000)
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work that must not be cut short by a cancelled websocket handler."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
+
+    def use_storage(self, directory: Directory, journal: Journal) -> None:
+        """Hand in the database's directory and record once it is open (at start-up)."""
+        self.directory = directory
+        self.pairing.journal = journal
+
     # -- sign-in and resume ------------------------------------------------------------------
 
     async def hello(self, peer: Peer, msg: Hello) -> SessionRecord:
-        who = self._directory.authenticate(msg.role, msg.identity, msg.token)
+        who = await self.directory.authenticate(msg.role, msg.identity, msg.token)
         if who is None:
             raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown identity or wrong token")
         token = secrets.token_urlsafe(32)
@@ -236,9 +263,18 @@ class Hub:
         return await self.state.get_consultation(session.consultation_id)
 
     async def close_all(self) -> None:
-        """Server shutdown: close every websocket of this instance."""
-        for peer in list(self._peers.values()):
+        """Server shutdown: close every websocket of this instance, finish their bookkeeping."""
+        peers = list(self._peers.values())
+        for peer in peers:
             await peer.close(1001, "server shutting down")
+        for peer in peers:
+            await peer.finished.wait()
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for spawned work (what a closed websocket left to do)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- handlers ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Who may connect: the directory the server hands to signaling at start-up.
 
-Until accounts exist the only directory is the fixed demo set (`lawroom serve --demo`).
+The server's directory reads accounts and terminals from the database; `StaticDirectory` holds a
+fixed list (the demo identities, seeded into the database by `lawroom serve --demo`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Identity:
 
 
 class Directory(Protocol):
-    def authenticate(self, role: Role, identity: str, token: str) -> Identity | None:
+    async def authenticate(self, role: Role, identity: str, token: str) -> Identity | None:
         """The identity if the token is right for it, else None."""
         ...
 
@@ -46,7 +47,7 @@ class StaticDirectory:
     def __init__(self, accounts: tuple[DemoAccount, ...]) -> None:
         self._accounts = {(a.identity.role, a.identity.identity): a for a in accounts}
 
-    def authenticate(self, role: Role, identity: str, token: str) -> Identity | None:
+    async def authenticate(self, role: Role, identity: str, token: str) -> Identity | None:
         account = self._accounts.get((role, identity))
         if account is None:
             # Compare anyway so a wrong identity costs the same time as a wrong token.

@@ -15,6 +15,7 @@ from room.call import Event
 from room.consultation import Consultation
 from signaling.clock import Clock
 from signaling.errors import ErrorCode, ProtocolError
+from signaling.journal import Journal
 from signaling.messages import (
     CallState,
     CallStateChanged,
@@ -48,9 +49,15 @@ def new_consultation_id() -> str:
 
 class Pairing:
     def __init__(
-        self, state: SharedState, clock: Clock, timers: Timers, offer_timeout: float
+        self,
+        state: SharedState,
+        clock: Clock,
+        timers: Timers,
+        offer_timeout: float,
+        journal: Journal,
     ) -> None:
         self._state = state
+        self.journal = journal
         self._clock = clock
         self._timers = timers
         self._offer_timeout = offer_timeout
@@ -83,6 +90,8 @@ class Pairing:
                 kind=kind,
                 requested_at=self._clock.now(),
             )
+            # The record first: a request the database never saw is not offered to anyone.
+            await self.journal.requested(c, c.requested_at)
             await self._state.put_consultation(c)
             await self._state.enqueue(c.consultation_id)
             await self._state.put_session(
@@ -163,6 +172,7 @@ class Pairing:
         await self._state.dequeue(c.consultation_id)
         await self._state.put_session(pro.model_copy(update={"consultation_id": c.consultation_id}))
         await self._timers.set("offer", c.consultation_id, self._offer_timeout)
+        await self.journal.offered(c.consultation_id, pro.identity, pro.role, self._clock.now())
         log.info("consultation=%s offered to %s", c.consultation_id, pro.identity)
         await send(
             self._state,
@@ -189,9 +199,18 @@ class Pairing:
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "only the professional offered it may accept"
                 )
-            c = c.moved(Event.ACCEPT, answered_at=self._clock.now())
+            now = self._clock.now()
+            c = c.moved(Event.ACCEPT, answered_at=now)
             await self._state.put_consultation(c)
             await self._timers.cancel("offer", consultation_id)
+        await self.journal.offer_resolved(consultation_id, session.identity, "accepted", now)
+        await self.journal.answered(c, now)
+        await self.journal.joined(
+            consultation_id, Role.VILLAGE, c.village_identity, c.village_name, now
+        )
+        await self.journal.joined(
+            consultation_id, session.role, session.identity, session.display_name, now
+        )
         log.info("consultation=%s accepted by %s", consultation_id, session.identity)
         pro_name = c.professional_name or ""
         assert c.professional_session is not None and c.professional_role is not None
@@ -256,6 +275,9 @@ class Pairing:
             await self._state.enqueue(c.consultation_id)
             await self._timers.cancel("offer", c.consultation_id)
             await self._free(pro_session)
+        await self.journal.offer_resolved(
+            c.consultation_id, c.passed_by[-1], reason, self._clock.now()
+        )
         log.info("consultation=%s offer %s", c.consultation_id, reason)
         await send(
             self._state,
@@ -287,6 +309,7 @@ class Pairing:
                 if sid is not None:
                     await self._free(sid)
         log.info("consultation=%s ended: %s", c.consultation_id, reason)
+        await self.journal.ended(c.consultation_id, reason, self._clock.now())
         if ringing is not None:
             withdrawn: WithdrawReason = (
                 "abandoned" if reason is EndReason.ABANDONED else "cancelled"

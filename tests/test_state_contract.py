@@ -1,23 +1,72 @@
-"""The contract every SharedState backend keeps (in-process now; Redis joins this suite)."""
+"""The contract every SharedState backend keeps, in process and in a real Redis; then what
+several instances on one Redis must guarantee each other.
+
+Delivery may be asynchronous (Redis hands a message to the sink from its pub/sub reader), so a
+test waits for the sink to have been given what it expects instead of assuming it already was.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from room.consultation import Consultation
 from signaling.messages import Kind, Language, Role
 from signaling.state import MemoryState, SessionRecord, SharedState
+from signaling.state.memory import OUTBOX_LIMIT
+from signaling.state.redis import LockTimeout, RedisState
 
-pytestmark = pytest.mark.timeout(10)
+WAIT_SECONDS = 5.0
 
 
-@pytest.fixture(params=["memory"])
+def _prefix() -> str:
+    # Tests share one redis-server: each gets its own keys.
+    return f"test:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(params=["memory", "redis"])
 async def state(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
-    backend = MemoryState()
+    backend: MemoryState | RedisState
+    if request.param == "memory":
+        backend = MemoryState()
+    else:
+        backend = RedisState.from_url(request.getfixturevalue("redis_url"), prefix=_prefix())
     yield backend
     await backend.close()
+
+
+class Inbox:
+    """A sink that records what it is given and lets a test wait until enough arrived."""
+
+    def __init__(self, *, yields: bool = False) -> None:
+        self.got: list[tuple[int, str]] = []
+        self._changed = asyncio.Event()
+        # Give the event loop a turn per message, like a sink writing to its socket directly:
+        # other tasks (the pub/sub reader) run in the middle of a replay.
+        self._yields = yields
+
+    async def __call__(self, seq: int, text: str) -> None:
+        if self._yields:
+            await asyncio.sleep(0)
+        self.got.append((seq, text))
+        self._changed.set()
+
+    async def wait_for(self, count: int) -> list[tuple[int, str]]:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while len(self.got) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.got
+
+
+def numbered(seq: int) -> str:
+    return f"m{seq}"
 
 
 def session(sid: str, token_hash: str = "h") -> SessionRecord:
@@ -40,9 +89,14 @@ def consultation(cid: str, at: float = 0.0) -> Consultation:
         language=Language.ZH,
         kind=Kind.CONSULTATION,
         requested_at=at,
+        passed_by=("x", "y"),
     )
 
 
+# -- the contract, for every backend ----------------------------------------------------------
+
+
+@pytest.mark.timeout(10)
 async def test_sessions(state: SharedState) -> None:
     await state.put_session(session("a", "ha"))
     await state.put_session(session("b", "hb"))
@@ -51,8 +105,26 @@ async def test_sessions(state: SharedState) -> None:
     assert await state.session_by_resume_token("nope") is None
     await state.delete_session("a")
     assert [s.session_id async for s in state.sessions()] == ["b"]
+    assert await state.session_by_resume_token("ha") is None
 
 
+@pytest.mark.timeout(10)
+async def test_a_changed_resume_token_replaces_the_old_one(state: SharedState) -> None:
+    await state.put_session(session("a", "old"))
+    await state.put_session(session("a", "new").model_copy(update={"connected": False}))
+    assert await state.session_by_resume_token("old") is None
+    found = await state.session_by_resume_token("new")
+    assert found is not None and not found.connected
+
+
+@pytest.mark.timeout(10)
+async def test_consultations_round_trip(state: SharedState) -> None:
+    await state.put_consultation(consultation("c1", at=12.5))
+    assert await state.get_consultation("c1") == consultation("c1", at=12.5)
+    assert await state.get_consultation("nope") is None
+
+
+@pytest.mark.timeout(10)
 async def test_queue_keeps_order_and_no_duplicates(state: SharedState) -> None:
     for cid in ("c1", "c2", "c3"):
         await state.put_consultation(consultation(cid))
@@ -63,41 +135,70 @@ async def test_queue_keeps_order_and_no_duplicates(state: SharedState) -> None:
     await state.delete_consultation("c2")
     assert await state.waiting() == ["c3"]
     assert await state.get_consultation("c2") is None
+    await state.enqueue("c1")  # a passed offer goes back to the end of the queue
+    assert await state.waiting() == ["c3", "c1"]
 
 
+@pytest.mark.timeout(10)
 async def test_delivery_replays_what_a_detached_session_missed(state: SharedState) -> None:
-    got: list[tuple[int, str]] = []
-
-    async def sink(seq: int, text: str) -> None:
-        got.append((seq, text))
-
-    assert await state.attach("s", sink, after_seq=0) == 0
-    await state.deliver("s", lambda seq: f"m{seq}")
-    await state.detach("s", sink)
-    await state.deliver("s", lambda seq: f"m{seq}")
-    await state.deliver("s", lambda seq: f"m{seq}")
-    assert got == [(1, "m1")]
-    assert await state.attach("s", sink, after_seq=1) == 2
-    assert got == [(1, "m1"), (2, "m2"), (3, "m3")]
+    inbox = Inbox()
+    assert await state.attach("s", inbox, after_seq=0) == 0
+    await state.deliver("s", numbered)
+    await inbox.wait_for(1)
+    await state.detach("s", inbox)
+    await state.deliver("s", numbered)
+    await state.deliver("s", numbered)
+    assert inbox.got == [(1, "m1")]
+    assert await state.attach("s", inbox, after_seq=1) == 2
+    assert inbox.got == [(1, "m1"), (2, "m2"), (3, "m3")]
 
 
+@pytest.mark.timeout(10)
+async def test_message_text_arrives_unchanged(state: SharedState) -> None:
+    inbox = Inbox()
+    await state.attach("s", inbox, after_seq=0)
+    text = '{"seq": 1, "note": "村\\n a/b: \\"q\\" \\u00e9", "x": [1.5e300, null]}\n'
+    await state.deliver("s", lambda seq: text)
+    assert await inbox.wait_for(1) == [(1, text)]
+    await state.detach("s", inbox)
+    replayed = Inbox()
+    await state.attach("s", replayed, after_seq=0)
+    assert replayed.got == [(1, text)]
+
+
+@pytest.mark.timeout(10)
 async def test_detach_of_a_displaced_sink_keeps_the_new_one(state: SharedState) -> None:
-    old: list[int] = []
-    new: list[int] = []
-
-    async def old_sink(seq: int, text: str) -> None:
-        old.append(seq)
-
-    async def new_sink(seq: int, text: str) -> None:
-        new.append(seq)
-
-    await state.attach("s", old_sink, after_seq=0)
-    await state.attach("s", new_sink, after_seq=0)
-    await state.detach("s", old_sink)
+    old, new = Inbox(), Inbox()
+    await state.attach("s", old, after_seq=0)
+    await state.attach("s", new, after_seq=0)
+    await state.detach("s", old)
     await state.deliver("s", lambda seq: "x")
-    assert (old, new) == ([], [1])
+    assert await new.wait_for(1) == [(1, "x")]
+    assert old.got == []
 
 
+@pytest.mark.timeout(10)
+async def test_the_outbox_keeps_the_newest_messages(state: SharedState) -> None:
+    for _ in range(OUTBOX_LIMIT + 5):
+        await state.deliver("s", numbered)
+    inbox = Inbox()
+    assert await state.attach("s", inbox, after_seq=0) == OUTBOX_LIMIT
+    assert inbox.got[0] == (6, "m6")
+    assert inbox.got[-1] == (OUTBOX_LIMIT + 5, f"m{OUTBOX_LIMIT + 5}")
+
+
+@pytest.mark.timeout(10)
+async def test_ending_a_session_forgets_its_messages(state: SharedState) -> None:
+    await state.put_session(session("s"))
+    await state.deliver("s", numbered)
+    await state.delete_session("s")
+    inbox = Inbox()
+    assert await state.attach("s", inbox, after_seq=0) == 0
+    await state.deliver("s", numbered)
+    assert await inbox.wait_for(1) == [(1, "m1")]  # seq starts again
+
+
+@pytest.mark.timeout(10)
 async def test_timers_fire_once_in_order_and_cancel(state: SharedState) -> None:
     await state.set_timer("grace:a", 10.0, "A")
     await state.set_timer("offer:b", 5.0, "B")
@@ -110,8 +211,257 @@ async def test_timers_fire_once_in_order_and_cancel(state: SharedState) -> None:
     assert await state.next_timer_due() is None
 
 
+@pytest.mark.timeout(10)
 async def test_resetting_a_timer_moves_it(state: SharedState) -> None:
     await state.set_timer("grace:a", 5.0, "")
     await state.set_timer("grace:a", 50.0, "")
     assert await state.claim_due_timers(10.0) == []
     assert await state.next_timer_due() == 50.0
+
+
+@pytest.mark.timeout(10)
+async def test_timers_keep_full_epoch_precision(state: SharedState) -> None:
+    due = 1_767_225_600.123456
+    await state.set_timer("offer:c", due, "")
+    assert await state.next_timer_due() == due
+    assert await state.claim_due_timers(due - 1e-6) == []
+    assert await state.claim_due_timers(due) == [("offer:c", "")]
+
+
+@pytest.mark.timeout(10)
+async def test_lock_excludes_other_tasks(state: SharedState) -> None:
+    inside = 0
+    most = 0
+
+    async def critical() -> None:
+        nonlocal inside, most
+        async with state.lock("dispatch"):
+            inside += 1
+            most = max(most, inside)
+            await state.waiting()  # a real await inside the section
+            inside -= 1
+
+    await asyncio.gather(*(critical() for _ in range(20)))
+    assert most == 1
+
+
+# -- several instances on one Redis -----------------------------------------------------------
+
+Instances = tuple[RedisState, RedisState]
+
+
+@pytest.fixture
+async def make_instance(redis_url: str) -> AsyncIterator[Callable[..., RedisState]]:
+    """Instances sharing one key prefix, as two servers would; closed at the end."""
+    prefix = _prefix()
+    made: list[RedisState] = []
+
+    def make(**options: Any) -> RedisState:
+        instance = RedisState.from_url(redis_url, prefix=prefix, **options)
+        made.append(instance)
+        return instance
+
+    yield make
+    for instance in made:
+        await instance.close()
+
+
+@pytest.fixture
+def pair(make_instance: Callable[..., RedisState]) -> Instances:
+    return make_instance(), make_instance()
+
+
+@pytest.mark.timeout(20)
+async def test_two_instances_racing_for_a_lock_are_serialized(pair: Instances) -> None:
+    a, b = pair
+    inside = 0
+    most = 0
+    entered = 0
+
+    async def critical(state: RedisState) -> None:
+        nonlocal inside, most, entered
+        async with state.lock("dispatch"):
+            inside += 1
+            most = max(most, inside)
+            entered += 1
+            await state.waiting()
+            inside -= 1
+
+    await asyncio.gather(*(critical(s) for s in (a, b) * 15))
+    assert (most, entered) == (1, 30)
+
+
+@pytest.mark.timeout(20)
+async def test_a_due_timer_is_claimed_by_exactly_one_instance(pair: Instances) -> None:
+    a, b = pair
+    keys = [f"offer:c{i}" for i in range(50)]
+    for i, key in enumerate(keys):
+        await (a if i % 2 else b).set_timer(key, 100.0 + i, key.upper())
+    claims = await asyncio.gather(
+        *(s.claim_due_timers(100.0 + n) for n in range(50) for s in (a, b))
+    )
+    claimed = [key for batch in claims for key, _ in batch]
+    assert sorted(claimed) == sorted(keys)
+    assert all(payload == key.upper() for batch in claims for key, payload in batch)
+
+
+@pytest.mark.timeout(20)
+async def test_a_timer_set_by_a_dead_instance_fires_on_another(
+    make_instance: Callable[..., RedisState],
+) -> None:
+    a, b = make_instance(), make_instance()
+    await a.set_timer("grace:s", 10.0, "p")
+    await a.close()
+    assert await b.next_timer_due() == 10.0
+    assert await b.claim_due_timers(11.0) == [("grace:s", "p")]
+
+
+@pytest.mark.timeout(20)
+async def test_a_message_from_a_reaches_a_session_attached_on_b(pair: Instances) -> None:
+    a, b = pair
+    inbox = Inbox()
+    await b.attach("s", inbox, after_seq=0)
+    await a.deliver("s", numbered)
+    await a.deliver("s", numbered)
+    assert await inbox.wait_for(2) == [(1, "m1"), (2, "m2")]
+
+
+@pytest.mark.timeout(20)
+async def test_a_resumed_session_moves_to_its_new_instance(pair: Instances) -> None:
+    a, b = pair
+    on_a, on_b = Inbox(), Inbox()
+    await a.attach("s", on_a, after_seq=0)
+    await b.deliver("s", numbered)
+    await on_a.wait_for(1)
+    # The page reloads onto b before a notices its socket closed.
+    assert await b.attach("s", on_b, after_seq=1) == 0
+    await a.detach("s", on_a)  # must not take the session away from b
+    await a.deliver("s", numbered)
+    assert await on_b.wait_for(1) == [(2, "m2")]
+    assert on_a.got == [(1, "m1")]
+
+
+@pytest.mark.timeout(20)
+async def test_a_failing_sink_does_not_stop_delivery_to_others(
+    pair: Instances, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = pair
+    failed = asyncio.Event()
+
+    async def closing_socket(seq: int, text: str) -> None:
+        failed.set()
+        raise ConnectionResetError("websocket closing")
+
+    good = Inbox()
+    await b.attach("broken", closing_socket, after_seq=0)
+    await b.attach("fine", good, after_seq=0)
+    with caplog.at_level(logging.ERROR, logger="signaling.state.redis"):
+        await a.deliver("broken", numbered)
+        await a.deliver("fine", numbered)
+        await a.deliver("broken", numbered)
+        await a.deliver("fine", numbered)
+        assert await good.wait_for(2) == [(1, "m1"), (2, "m2")]
+    assert failed.is_set()
+    assert "session=broken sink failed" in caplog.text
+
+
+@pytest.mark.timeout(20)
+async def test_detach_deliver_attach_elsewhere_replays_exactly_the_missed(
+    pair: Instances,
+) -> None:
+    a, b = pair
+    inbox = Inbox()
+    await b.attach("s", inbox, after_seq=0)
+    await a.deliver("s", numbered)
+    await inbox.wait_for(1)
+    await b.detach("s", inbox)
+    await a.deliver("s", numbered)
+    await b.deliver("s", numbered)
+    assert await a.attach("s", inbox, after_seq=1) == 2
+    await a.deliver("s", numbered)
+    assert await inbox.wait_for(4) == [(1, "m1"), (2, "m2"), (3, "m3"), (4, "m4")]
+
+
+@pytest.mark.timeout(20)
+async def test_concurrent_senders_on_two_instances_keep_seq_order(pair: Instances) -> None:
+    a, b = pair
+    inbox = Inbox()
+    await b.attach("s", inbox, after_seq=0)
+    await asyncio.gather(*(s.deliver("s", numbered) for s in (a, b) * 50))
+    got = await inbox.wait_for(100)
+    assert got == [(n, f"m{n}") for n in range(1, 101)]
+
+
+@pytest.mark.timeout(20)
+async def test_attaching_while_messages_flow_loses_and_repeats_nothing(pair: Instances) -> None:
+    a, b = pair
+    per_sender, senders = 100, (a, b, a)
+    total = per_sender * len(senders)
+    sent = 0
+    halfway = asyncio.Event()
+
+    async def sender(state: RedisState) -> None:
+        nonlocal sent
+        for _ in range(per_sender):
+            await state.deliver("s", numbered)
+            sent += 1
+            if sent == total // 2:
+                halfway.set()
+
+    inbox = Inbox(yields=True)
+    sending = asyncio.gather(*(sender(s) for s in senders))
+    async with asyncio.timeout(WAIT_SECONDS):
+        await halfway.wait()
+    await b.attach("s", inbox, after_seq=0)
+    await sending
+    assert await inbox.wait_for(total) == [(n, f"m{n}") for n in range(1, total + 1)]
+
+
+@pytest.mark.timeout(20)
+async def test_a_dead_instance_holding_a_lock_lets_it_expire(
+    make_instance: Callable[..., RedisState],
+) -> None:
+    dying = make_instance(lock_ttl=0.3)
+    impatient = make_instance(lock_timeout=1.0)
+    survivor = make_instance()
+    held = dying.lock("dispatch")
+    await held.__aenter__()  # and never leaves: the instance dies inside the section
+    # Held well past its TTL while the holder lives: it is being extended.
+    with pytest.raises(LockTimeout):
+        async with impatient.lock("dispatch"):
+            pass
+    await dying.close()
+    async with asyncio.timeout(WAIT_SECONDS), survivor.lock("dispatch"):
+        pass
+
+
+@pytest.mark.timeout(20)
+async def test_a_bounded_pool_rides_out_a_burst(make_instance: Callable[..., RedisState]) -> None:
+    small = make_instance(max_connections=3)
+    inbox = Inbox()
+    await small.attach("s", inbox, after_seq=0)  # the reader holds one of the three
+    burst: list[Awaitable[object]] = [small.deliver("s", numbered) for _ in range(200)]
+    burst += [small.put_session(session(f"p{n}", f"h{n}")) for n in range(200)]
+    await asyncio.gather(*burst)
+    assert len(await inbox.wait_for(200)) == 200
+    assert len([s async for s in small.sessions()]) == 200
+
+
+@pytest.mark.timeout(20)
+async def test_delivery_catches_up_after_the_pubsub_connection_drops(
+    pair: Instances, redis_url: str
+) -> None:
+    a, b = pair
+    inbox = Inbox()
+    await b.attach("s", inbox, after_seq=0)
+    await a.deliver("s", numbered)
+    await inbox.wait_for(1)
+    admin = Redis.from_url(redis_url)
+    try:
+        assert await admin.client_kill_filter(_type="pubsub") >= 1
+    finally:
+        await admin.aclose()
+    # Published while b's reader is reconnecting: nobody receives it live.
+    await a.deliver("s", numbered)
+    await a.deliver("s", numbered)
+    assert await inbox.wait_for(3) == [(1, "m1"), (2, "m2"), (3, "m3")]

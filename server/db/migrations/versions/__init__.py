@@ -1,0 +1,1 @@
+"""One module per schema revision (a package, so the type checker reads them too)."""

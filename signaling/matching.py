@@ -1,0 +1,105 @@
+"""Who gets which request: priority with aging, then longest waiting; the longest idle
+qualified professional. Pure functions over snapshots, so every backend matches alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from signaling.messages import Kind, Language, Role
+
+
+class Priority(enum.StrEnum):
+    NORMAL = "normal"
+    ELDERLY = "elderly"  # 70 and over
+    DISABLED = "disabled"
+    MINOR = "minor"
+    URGENT = "urgent"  # e.g. domestic violence
+
+
+# A head start in seconds of waiting: a request of a higher class goes first, but one that has
+# waited longer than the difference overtakes it, so no request starves.
+HEAD_START: Mapping[Priority, float] = MappingProxyType(
+    {
+        Priority.NORMAL: 0.0,
+        Priority.ELDERLY: 120.0,
+        Priority.DISABLED: 120.0,
+        Priority.MINOR: 120.0,
+        Priority.URGENT: 900.0,
+    }
+)
+KIND_ROLE: Mapping[Kind, Role] = MappingProxyType(
+    {Kind.CONSULTATION: Role.LAWYER, Kind.MEDIATION: Role.MEDIATOR}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """A waiting request as matching sees it."""
+
+    request_id: str
+    kind: Kind
+    topic: str
+    language: Language
+    priority: Priority
+    arrived_at: float
+    # Identities that declined or missed it: never offered it again.
+    passed_by: frozenset[str] = frozenset()
+    # No professional with the language was free for too long: any language will do.
+    any_language: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Free:
+    """An available professional as matching sees it."""
+
+    identity: str
+    role: Role
+    topics: frozenset[str]  # empty: every topic
+    languages: frozenset[Language]
+    free_since: float
+
+
+def score(want: Want, now: float) -> float:
+    """Higher goes first: seconds waited plus the class's head start."""
+    return (now - want.arrived_at) + HEAD_START[want.priority]
+
+
+def queue_order(wants: Iterable[Want], now: float) -> list[Want]:
+    return sorted(wants, key=lambda w: (-score(w, now), w.arrived_at, w.request_id))
+
+
+def qualified(pro: Free, want: Want) -> bool:
+    return (
+        pro.role is KIND_ROLE[want.kind]
+        and (not pro.topics or want.topic in pro.topics)
+        and (want.any_language or want.language in pro.languages)
+        and pro.identity not in want.passed_by
+    )
+
+
+def match(wants: Iterable[Want], free: Iterable[Free], now: float) -> list[tuple[Want, Free]]:
+    """Pairs to offer now: each request in queue order takes the longest-idle qualified
+    professional still unpaired. A request nobody can take does not block the ones behind."""
+    idle = sorted(free, key=lambda p: (p.free_since, p.identity))
+    pairs: list[tuple[Want, Free]] = []
+    for want in queue_order(wants, now):
+        pro = next((p for p in idle if qualified(p, want)), None)
+        if pro is not None:
+            idle.remove(pro)
+            pairs.append((want, pro))
+    return pairs
+
+
+def positions(wants: Sequence[Want], now: float) -> dict[str, int]:
+    """Each request's place in its own queue (kind × topic × language), from 1."""
+    counters: dict[tuple[Kind, str, Language], int] = {}
+    result: dict[str, int] = {}
+    for want in queue_order(wants, now):
+        key = (want.kind, want.topic, want.language)
+        counters[key] = counters.get(key, 0) + 1
+        result[want.request_id] = counters[key]
+    return result

@@ -1,0 +1,381 @@
+// The village terminal: choose a language and a topic, call, wait, talk, hang up.
+
+import { Call } from './call.js';
+import { build } from './protocol.js';
+import { Signaling, websocketUrl } from './signaling.js';
+import {
+  MediaUnavailable,
+  PageStore,
+  Texts,
+  byId,
+  cameraSize,
+  currentView,
+  exposeForTests,
+  openCamera,
+  playStream,
+  readConfig,
+  showView,
+  stopStream,
+  toggleTracks,
+  tracksEnabled,
+} from './ui.js';
+
+// The terminal's camera is asked for 4K: a document held up to it should be readable.
+const CAMERA = { width: 3840, height: 2160 };
+const IN_ROOM = ['joined', 'negotiating', 'connected'];
+const QUEUED = ['waiting', 'ringing'];
+
+class VillagePage {
+  constructor(config) {
+    this.config = config;
+    this.store = new PageStore(`lawroom.page.village.${config.identity}`);
+    this.state = this.store.load();
+    this.texts = new Texts(config.catalogue, this.state.language || config.default_language);
+    this.professional = Object.fromEntries(config.topics.map((t) => [t.slug, t.professional]));
+    this.signaling = new Signaling({
+      url: websocketUrl(config.ws_path),
+      role: config.role,
+      identity: config.identity,
+      token: config.token,
+      schemaUrl: config.schema_url,
+    });
+    this.stream = null;
+    this.call = null;
+    this.documentMode = false;
+    this.endedIds = new Set();
+    this.requestId = null;
+    // Server messages are handled one at a time, in order, even when handling one waits.
+    this.inbox = Promise.resolve();
+  }
+
+  start() {
+    this.bindButtons();
+    this.texts.setLanguage(this.texts.language);
+    this.markLanguage();
+    this.markTopic();
+    if (this.state.consultationId) this.showWaitingOrCall();
+    else showView('loading');
+    const s = this.signaling;
+    s.addEventListener('message', (ev) => this.enqueue(() => this.onMessage(ev.detail)));
+    s.addEventListener('ready', (ev) => this.enqueue(() => this.onReady(ev.detail)));
+    s.addEventListener('resume-failed', () => this.enqueue(() => this.onResumeFailed()));
+    s.addEventListener('status', (ev) => this.showConnection(ev.detail.state));
+    s.addEventListener('fatal', (ev) => this.showError(ev.detail.key));
+    s.start();
+  }
+
+  enqueue(step) {
+    this.inbox = this.inbox.then(step).catch((err) => console.error('lawroom:', err));
+  }
+
+  save(changes) {
+    Object.assign(this.state, changes);
+    this.store.save(this.state);
+  }
+
+  // -- buttons --------------------------------------------------------------------------------
+
+  bindButtons() {
+    for (const button of document.querySelectorAll('button.lang')) {
+      button.addEventListener('click', () => {
+        this.save({ language: button.dataset.lang });
+        this.texts.setLanguage(button.dataset.lang);
+        this.markLanguage();
+        this.markTopic();
+      });
+    }
+    for (const button of document.querySelectorAll('button.topic')) {
+      button.addEventListener('click', () => {
+        this.save({ topic: button.dataset.topic });
+        this.markTopic();
+      });
+    }
+    byId('call').addEventListener('click', () => this.requestCall());
+    byId('cancel').addEventListener('click', () => this.cancel());
+    byId('hangup').addEventListener('click', () => this.hangUp());
+    byId('mute').addEventListener('click', () => {
+      toggleTracks(this.stream, 'audio');
+      this.markControls();
+    });
+    byId('camera').addEventListener('click', () => {
+      toggleTracks(this.stream, 'video');
+      this.markControls();
+    });
+    byId('document').addEventListener('click', () => this.setDocumentMode(!this.documentMode));
+    byId('back-home').addEventListener('click', () => this.goHome());
+    byId('start-over').addEventListener('click', () => {
+      this.store.save({ language: this.state.language, topic: this.state.topic });
+      location.reload();
+    });
+  }
+
+  markLanguage() {
+    for (const button of document.querySelectorAll('button.lang')) {
+      button.setAttribute('aria-pressed', String(button.dataset.lang === this.texts.language));
+    }
+  }
+
+  markTopic() {
+    const topic = this.state.topic;
+    for (const button of document.querySelectorAll('button.topic')) {
+      button.setAttribute('aria-pressed', String(button.dataset.topic === topic));
+    }
+    byId('call').disabled = !topic || !this.signaling.ready;
+    const hint = byId('call-hint');
+    if (topic) this.texts.set(hint, 'village.topic_goes_to', { role: this.roleName(topic) });
+    else this.texts.set(hint, 'village.call_hint');
+  }
+
+  markControls() {
+    const t = this.texts;
+    t.set(byId('mute').firstElementChild, tracksEnabled(this.stream, 'audio') ? 'common.mute' : 'common.unmute');
+    t.set(byId('camera').firstElementChild, tracksEnabled(this.stream, 'video') ? 'common.camera_off' : 'common.camera_on');
+    const role = this.roleName(this.state.topic);
+    t.set(byId('document').firstElementChild, this.documentMode ? 'village.document_off' : 'village.document_on', { role });
+    byId('document').setAttribute('aria-pressed', String(this.documentMode));
+    byId('document-hint').hidden = !this.documentMode;
+    byId('self').closest('.stage').classList.toggle('document', this.documentMode);
+  }
+
+  roleName(topic) {
+    const role = this.state.peerRole || (this.professional[topic] === 'mediator' ? 'mediator' : 'lawyer');
+    return this.texts.t(`role.${role}`);
+  }
+
+  async requestCall() {
+    if (!this.state.topic || !this.signaling.ready) return;
+    byId('call').disabled = true;
+    this.texts.set(byId('call-hint'), 'village.preparing_camera');
+    if (!(await this.ensureMedia())) return;
+    this.save({ consultationId: null, waiting: null, callState: 'waiting', peerName: null, peerRole: null });
+    this.requestId = this.signaling.send(build.requestConsultation(this.state.topic, this.texts.language));
+    this.showWaiting();
+  }
+
+  cancel() {
+    const id = this.state.consultationId;
+    if (id) {
+      this.endedIds.add(id);
+      this.signaling.send(build.cancelRequest(id));
+    }
+    this.goHome();
+  }
+
+  hangUp() {
+    const id = this.state.consultationId;
+    if (id) this.signaling.send(build.hangUp(id));
+    this.endCall('hang_up');
+  }
+
+  async setDocumentMode(on) {
+    this.documentMode = on;
+    this.markControls();
+    if (this.call) await this.call.setDocumentMode(on);
+  }
+
+  goHome() {
+    this.closeCall();
+    stopStream(this.stream);
+    this.stream = null;
+    this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null });
+    showView('home');
+    this.markTopic();
+  }
+
+  // -- what the server says -------------------------------------------------------------------
+
+  async onReady({ resumed, resumedMessage }) {
+    this.markTopic();
+    if (!resumed) {
+      if (currentView() !== 'error') this.goHome();
+      return;
+    }
+    const { consultation_id: id, call_state: callState } = resumedMessage;
+    if (!id || this.endedIds.has(id)) {
+      if (['loading', 'waiting', 'call'].includes(currentView())) this.goHome();
+      return;
+    }
+    this.save({ consultationId: id, callState });
+    if (!(await this.ensureMedia())) return;
+    if (QUEUED.includes(callState)) this.showWaiting();
+    else if (IN_ROOM.includes(callState)) {
+      this.showCall();
+      // This page lost its peer connection with the reload: it offers afresh.
+      if (!this.call?.hasPeerConnection) await this.startCall(true);
+    }
+  }
+
+  onResumeFailed() {
+    if (this.state.consultationId) {
+      this.save({ consultationId: null, callState: null });
+      this.showError('resume_failed');
+    }
+  }
+
+  async onMessage(msg) {
+    const id = msg.consultation_id;
+    if (id && this.endedIds.has(id)) return;
+    switch (msg.type) {
+      case 'call_state':
+        if (msg.state === 'ended') return;
+        this.save({ consultationId: id, callState: msg.state });
+        if (QUEUED.includes(msg.state)) this.showWaiting();
+        return;
+      case 'waiting':
+        this.save({ consultationId: id, waiting: msg });
+        this.showWaiting();
+        return;
+      case 'room_joined':
+        this.save({ consultationId: id, callState: 'joined', peerName: msg.peer_name, peerRole: msg.peer_role });
+        if (!(await this.ensureMedia())) return;
+        this.showCall();
+        await this.startCall(msg.initiator);
+        return;
+      case 'sdp':
+        if (!this.call && (await this.ensureMedia())) {
+          this.showCall();
+          await this.startCall(false);
+        }
+        await this.call?.onSdp(msg);
+        return;
+      case 'ice_candidate':
+        await this.call?.onCandidate(msg);
+        return;
+      case 'peer_disconnected':
+        this.showCallStatus('common.peer_reconnecting');
+        return;
+      case 'peer_resumed':
+        this.showCallStatus(null);
+        return;
+      case 'consultation_ended':
+        this.endCall(msg.reason);
+        return;
+      case 'error':
+        this.onError(msg);
+        return;
+      default:
+        return;
+    }
+  }
+
+  onError(msg) {
+    console.warn('lawroom: the server refused a message:', msg.code, msg.message);
+    // The request itself failing leaves the villager nowhere: say so. Other refusals are
+    // races with the other side (a hang-up crossing ours) and change nothing on screen.
+    if (msg.ref !== undefined && msg.ref === this.requestId) this.showError(msg.code);
+  }
+
+  // -- the call -------------------------------------------------------------------------------
+
+  async ensureMedia() {
+    if (this.stream) return true;
+    try {
+      this.stream = await openCamera(cameraSize(CAMERA));
+    } catch (err) {
+      this.showError(err instanceof MediaUnavailable ? err.key : 'media');
+      return false;
+    }
+    byId('preview').srcObject = this.stream;
+    byId('self').srcObject = this.stream;
+    this.markControls();
+    return true;
+  }
+
+  async startCall(offer) {
+    this.closeCall();
+    const call = new Call({
+      signaling: this.signaling,
+      consultationId: this.state.consultationId,
+      iceServers: this.signaling.iceServers,
+      stream: this.stream,
+      polite: false,
+      documentMode: this.documentMode,
+    });
+    this.call = call;
+    call.addEventListener('remote-stream', (ev) => playStream(byId('remote'), ev.detail, byId('sound')));
+    await call.start(offer);
+  }
+
+  closeCall() {
+    if (this.call) this.call.close();
+    this.call = null;
+    byId('remote').srcObject = null;
+  }
+
+  endCall(reason) {
+    const id = this.state.consultationId;
+    if (id) this.endedIds.add(id);
+    this.closeCall();
+    stopStream(this.stream);
+    this.stream = null;
+    this.documentMode = false;
+    this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null });
+    this.texts.set(byId('ended-reason'), `end.${reason}`);
+    showView('ended');
+  }
+
+  // -- views ----------------------------------------------------------------------------------
+
+  showWaitingOrCall() {
+    if (IN_ROOM.includes(this.state.callState)) this.showCall();
+    else this.showWaiting();
+  }
+
+  showWaiting() {
+    const t = this.texts;
+    const role = this.roleName(this.state.topic);
+    const waiting = this.state.waiting;
+    if (this.state.callState === 'ringing') t.set(byId('waiting-title'), 'village.ringing', { role });
+    else t.set(byId('waiting-title'), 'village.waiting_title', { role });
+    t.set(byId('waiting-topic'), 'village.topic_label', { topic: t.t(`topic.${this.state.topic}`) });
+    const position = byId('waiting-position');
+    const duty = byId('waiting-duty');
+    if (!waiting || this.state.callState === 'ringing') {
+      position.textContent = '';
+      duty.textContent = '';
+    } else {
+      const ahead = waiting.position - 1;
+      if (ahead <= 0) t.set(position, 'village.position_next');
+      else t.set(position, 'village.position_ahead', { ahead });
+      if (waiting.professionals_on_duty === 0) t.set(duty, 'village.none_on_duty', { role });
+      else if (waiting.professionals_free === 0) t.set(duty, 'village.all_busy', { role });
+      else t.set(duty, 'village.on_duty', { n: waiting.professionals_on_duty, role });
+    }
+    showView('waiting');
+  }
+
+  showCall() {
+    const name = this.state.peerName || this.roleName(this.state.topic);
+    this.texts.set(byId('peer-name'), 'common.in_call_with', { name });
+    if (!byId('remote').srcObject) this.showCallStatus('common.video_connecting');
+    byId('remote').onplaying = () => this.showCallStatus(null);
+    this.markControls();
+    showView('call');
+  }
+
+  showCallStatus(key) {
+    const el = byId('call-status');
+    el.hidden = !key;
+    if (key) this.texts.set(el, key);
+  }
+
+  showConnection(state) {
+    const el = byId('status');
+    el.hidden = state !== 'reconnecting';
+    if (state === 'reconnecting') this.texts.set(el, 'common.reconnecting');
+  }
+
+  showError(key) {
+    const known = this.texts.catalogue.zh[`error.${key}`] ? key : 'internal_error';
+    this.texts.set(byId('error-text'), `error.${known}`);
+    byId('status').hidden = true;
+    this.closeCall();
+    stopStream(this.stream);
+    this.stream = null;
+    showView('error');
+  }
+}
+
+const page = new VillagePage(readConfig());
+exposeForTests(page);
+page.start();

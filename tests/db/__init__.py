@@ -1,0 +1,1 @@
+"""Storage tests, each on SQLite and on PostgreSQL."""
