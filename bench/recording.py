@@ -2,11 +2,14 @@
 `MediaRecorder`, each in a process of its own, one after the other; CPU seconds per minute of
 media from `getrusage`. The goal: passthrough at most 0.1x `MediaRecorder` at 1080p.
 
-Both recorders get encoded frames as aiortc's receiver reassembles them, paced in real time.
-Passthrough: the recorder's pipeline, segment files, fsync, SHA-256, signed manifest.
-`MediaRecorder`: aiortc's own decoder thread (`decoder_worker`, what every received track
-costs in aiortc) feeding `MediaRecorder("....webm")`, which re-encodes. The network receive
-path (SRTP, RTP reassembly), the same for both, is not included.
+Both recorders get the stream as RTP packets (aiortc's VP8 packetization), paced in real time,
+and reassemble frames as aiortc's receiver does (RTP parsing, depayloading), in the
+recorder's linear-time jitter buffer (aiortc's own is quadratic in a frame's packet count and
+would charge MediaRecorder seconds per 4K keyframe).
+Passthrough: then the recorder's pipeline, segment files, fsync, SHA-256, signed manifest.
+`MediaRecorder`: then aiortc's own decoder thread (`decoder_worker`, what every received track
+costs in aiortc) feeding `MediaRecorder("....webm")`, which re-encodes. Not included, the same
+for both: UDP receive and SRTP decryption.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import av
+import numpy as np
 
 GOAL_RATIO: Final = 0.1
 FPS: Final = 30
@@ -51,7 +55,9 @@ class Result:
 
     @property
     def cpu_per_media_minute(self) -> float:
-        return self.cpu_seconds / max(self.processed_seconds, 1e-9) * 60
+        if self.processed_seconds <= 0:
+            return float("inf")  # it wrote nothing in its time
+        return self.cpu_seconds / self.processed_seconds * 60
 
     @property
     def kept_real_time(self) -> bool:
@@ -68,7 +74,7 @@ def _cpu() -> float:
 
 
 def encode_stream(path: Path, width: int, height: int, bitrate: int) -> int:
-    """The synthetic pattern as VP8 at a WebRTC-like bit rate, written to `path`."""
+    """The synthetic pattern with grain, as VP8 at a WebRTC-like bit rate, written to `path`."""
     from room.synthetic import PatternVideoTrack
 
     frames = GOP_SECONDS * FPS
@@ -83,8 +89,13 @@ def encode_stream(path: Path, width: int, height: int, bitrate: int) -> int:
             "cpu-used": "8",
             "lag-in-frames": "0",
         }
+        rng = np.random.default_rng(1)
         for n in range(frames):
-            frame = track.render(n)
+            # Camera-like noise on the pattern, so the encoder spends its bit rate.
+            yuv = track.render(n).to_ndarray()
+            grain = rng.integers(-12, 13, size=(height, width), dtype=np.int16)
+            yuv[:height] = np.clip(yuv[:height].astype(np.int16) + grain, 0, 255)
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = n
             frame.time_base = fractions.Fraction(1, FPS)
             container.mux(stream.encode(frame))
@@ -92,13 +103,53 @@ def encode_stream(path: Path, width: int, height: int, bitrate: int) -> int:
     return frames
 
 
-def _load(path: Path) -> list[bytes]:
+def _load(path: Path) -> list[list[bytes]]:
+    """The stream's frames as the RTP payloads aiortc's VP8 sender makes of them."""
+    from aiortc.codecs.vpx import Vp8Encoder
+
     with av.open(str(path)) as container:
-        return [bytes(p) for p in container.demux(video=0) if p.size]
+        frames = [bytes(p) for p in container.demux(video=0) if p.size]
+    return [Vp8Encoder._packetize(frame, n & 0x7FFF) for n, frame in enumerate(frames)]
 
 
-async def _pace(frames: list[bytes], seconds: float, deliver: Any) -> int:
-    """Hand over frames at 30 fps (looping the GOP); returns how many."""
+class _Reassembly:
+    """aiortc's receive path from RTP bytes to a frame, less UDP and SRTP."""
+
+    def __init__(self, capacity: int) -> None:
+        from aiortc.codecs import depayload
+        from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+        from aiortc.rtp import RtpPacket
+
+        from room.recording.receiver import FrameAssembler
+
+        self.codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90_000, payloadType=97)
+        self._depayload = depayload
+        self._packet = RtpPacket
+        self._buffer = FrameAssembler(capacity)
+        self._sequence = 0
+
+    def frames(self, n: int, payloads: list[bytes]) -> list[Any]:
+        out = []
+        for i, payload in enumerate(payloads):
+            wire = self._packet(
+                payload_type=97,
+                marker=int(i == len(payloads) - 1),
+                sequence_number=self._sequence,
+                timestamp=n * 3000,
+                ssrc=1,
+                payload=payload,
+            ).serialize()
+            self._sequence = (self._sequence + 1) & 0xFFFF
+            packet = self._packet.parse(wire)
+            packet._data = self._depayload(self.codec, packet.payload)  # type: ignore[attr-defined]
+            _, frame = self._buffer.add(packet)
+            if frame is not None:
+                out.append(frame)
+        return out
+
+
+async def _pace(frames: list[list[bytes]], seconds: float, deliver: Any) -> int:
+    """Hand over each frame's packets at 30 fps (looping the GOP); returns how many frames."""
     total = int(seconds * FPS)
     start = time.monotonic()
     for n in range(total):
@@ -112,7 +163,7 @@ async def _pace(frames: list[bytes], seconds: float, deliver: Any) -> int:
 async def run_passthrough(path: Path, size: str, seconds: float) -> Result:
     from room.recording.bitstream import is_keyframe
     from room.recording.pipeline import RecordingOptions
-    from room.recording.receiver import EncodedFrame
+    from room.recording.receiver import VIDEO_JITTER_CAPACITY, EncodedFrame
     from room.recording.recorder import Recorder
     from room.recording.store import RecordingStore
 
@@ -124,13 +175,22 @@ async def run_passthrough(path: Path, size: str, seconds: float) -> Result:
         await recorder.start()
         track = recorder.open_pipeline("sender").add_track("video")
         track.on_first_packet(0, 90_000, time.time())
+        rtp = _Reassembly(VIDEO_JITTER_CAPACITY)
 
-        def deliver(n: int, data: bytes) -> None:
-            track.on_frame(
-                EncodedFrame(
-                    "video", "VP8", 90_000, n * 3000, data, is_keyframe("VP8", data), time.time()
+        def deliver(n: int, payloads: list[bytes]) -> None:
+            for frame in rtp.frames(n, payloads):
+                data = frame.data
+                track.on_frame(
+                    EncodedFrame(
+                        "video",
+                        "VP8",
+                        90_000,
+                        frame.timestamp,
+                        data,
+                        is_keyframe("VP8", data),
+                        time.time(),
+                    )
                 )
-            )
 
         cpu0, wall0 = _cpu(), time.monotonic()
         fed = await _pace(frames, seconds, deliver)
@@ -143,13 +203,16 @@ async def run_passthrough(path: Path, size: str, seconds: float) -> Result:
 
 async def run_media_recorder(path: Path, size: str, seconds: float, budget: float) -> Result:
     from aiortc.contrib.media import MediaRecorder
-    from aiortc.jitterbuffer import JitterFrame
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
     from aiortc.rtcrtpreceiver import RemoteStreamTrack, decoder_worker
 
+    from room.recording.receiver import VIDEO_JITTER_CAPACITY
+
     frames = _load(path)
-    codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90_000, payloadType=97)
+    # Not aiortc's 512 packets: a 4K keyframe would never get through, and MediaRecorder
+    # would have nothing to record.
+    rtp = _Reassembly(VIDEO_JITTER_CAPACITY)
+    codec = rtp.codec
     remote = RemoteStreamTrack("video")
     decode_in: queue.Queue[Any] = queue.Queue()
     loop = asyncio.get_running_loop()
@@ -184,10 +247,11 @@ async def run_media_recorder(path: Path, size: str, seconds: float, budget: floa
 
     fed = 0
 
-    def deliver(n: int, data: bytes) -> None:
+    def deliver(n: int, payloads: list[bytes]) -> None:
         nonlocal fed
         fed += 1
-        decode_in.put((codec, JitterFrame(data, n * 3000)))
+        for frame in rtp.frames(n, payloads):
+            decode_in.put((codec, frame))
 
     with tempfile.TemporaryDirectory() as out:
         recorder = MediaRecorder(str(Path(out) / "recording.webm"))
@@ -293,6 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             encode_stream(path, width, height, bitrate)
+            with av.open(str(path)) as container:
+                packets = [p.size for p in container.demux(video=0) if p.size]
+            print(
+                f"{size}: {width}x{height}, {sum(packets) * 8 / GOP_SECONDS / 1e6:.1f} Mbit/s "
+                f"as encoded, keyframe {packets[0] / 1000:.0f} KB",
+                flush=True,
+            )
             for kind in ("passthrough", "MediaRecorder"):
                 print(f"{size}: recording {seconds:g} s of media with {kind}...", flush=True)
                 results.append(run_child(kind, path, size, seconds))

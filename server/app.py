@@ -14,20 +14,26 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from server import revocations
+from server.auth import AUTH_KEY, setup_auth
+from server.authz import message_permissions
 from server.db import records
 from server.db.directory import DbDirectory
 from server.db.engine import Database, open_database
 from server.db.models import utcnow
 from server.demo_seed import seed_demo
+from server.enrol import setup_enrol
 from server.journal import DbJournal
 from server.pages import setup_pages
 from server.settings import Settings
+from server.supervisor import setup_supervisor
 from signaling.clock import Clock, SystemClock
 from signaling.connection import ConnectionSettings, websocket_handler
 from signaling.hub import Hub, HubSettings
 from signaling.identity import Directory, StaticDirectory
 from signaling.messages import IceServer, json_schema
 from signaling.state import MemoryState, SharedState
+from signaling.state.redis import RedisState
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,9 @@ def init_app(
     """Build the application. Tests pass a ManualClock; accounts will pass their directory."""
     app = web.Application(middlewares=[forwarded_middleware(settings.trusted_proxy)])
     app[SETTINGS_KEY] = settings
-    app[STATE_KEY] = state or MemoryState()
+    app[STATE_KEY] = state or (
+        RedisState.from_url(settings.redis) if settings.redis else MemoryState()
+    )
     app[STORAGE_KEY] = Storage(directory)
     app[HUB_KEY] = Hub(
         app[STATE_KEY],
@@ -71,6 +79,7 @@ def init_app(
             offer_timeout=settings.offer_timeout,
             ice_servers=tuple(IceServer(urls=[u]) for u in settings.ice_servers),
         ),
+        message_permissions(),
     )
     app[CONNECTION_SETTINGS_KEY] = ConnectionSettings(
         hello_timeout=settings.hello_timeout,
@@ -85,6 +94,9 @@ def init_app(
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, name="static")
     setup_pages(app)
+    setup_auth(app)
+    setup_enrol(app)
+    setup_supervisor(app)
     app.cleanup_ctx.append(open_storage)
     app.cleanup_ctx.append(run_timers)
     app.on_shutdown.append(close_connections)
@@ -101,7 +113,10 @@ async def schema(request: web.Request) -> web.Response:
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     return await websocket_handler(
-        request, request.app[HUB_KEY], request.app[CONNECTION_SETTINGS_KEY]
+        request,
+        request.app[HUB_KEY],
+        request.app[CONNECTION_SETTINGS_KEY],
+        request.app[AUTH_KEY].request_identity,
     )
 
 
@@ -117,7 +132,10 @@ async def open_storage(app: web.Application) -> AsyncIterator[None]:
     if settings.demo:
         await seed_demo(db)
     app[HUB_KEY].use_storage(storage.directory_override or DbDirectory(db), DbJournal(db))
+    watcher = asyncio.create_task(revocations.watch(db, app[HUB_KEY]), name="revocations")
     yield
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
     await db.close()
 
 
@@ -130,6 +148,9 @@ def database(app: web.Application) -> Database:
 
 
 async def run_timers(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE_KEY]
+    if isinstance(state, RedisState):
+        await state.start()  # subscribed before any websocket attaches
     task = asyncio.create_task(app[HUB_KEY].timers.run(), name="timers")
     yield
     task.cancel()

@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from server import settings as settings_mod
+from server.db.cli import DB_COMMANDS, add_db_commands, run_db_command
 from server.logs import configure_logging
 from server.settings import SettingsError
 
@@ -31,8 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seconds", type=float, default=3.0, help="how long the call lasts")
 
     commands.add_parser("schema", help="print the protocol's JSON Schema")
+    add_db_commands(commands)
 
     args = parser.parse_args(argv)
+    if args.command in DB_COMMANDS:
+        configure_logging("WARNING")
+        return run_db_command(args)
     if args.command == "schema":
         from signaling.messages import json_schema
 
@@ -56,7 +61,7 @@ def serve_forever(settings: settings_mod.Settings) -> int:
 
     configure_logging(settings.log_level)
     log = logging.getLogger("lawroom")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = init_app(settings)
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"

@@ -68,6 +68,7 @@ _ZH: dict[str, str] = {
     "end.peer_gone": "对方的网络断开太久，通话结束了。",
     "end.abandoned": "等待时离开太久，排队已取消。",
     "end.server_shutdown": "服务器正在维护，通话结束了。请过一会儿再来。",
+    "end.revoked": "这台终端或账号已被停用，通话结束了。请联系司法所。",
     "village.title": "村法律服务室",
     "village.welcome": "您好！有法律问题，可以在这里和律师视频通话。",
     "village.choose_language": "请选择语言",
@@ -129,7 +130,11 @@ _ZH: dict[str, str] = {
     "index.intro": "请选择要打开的页面：",
     "index.village": "村法律服务室终端",
     "index.lawyer": "律师工作台",
-    "index.demo_note": "演示模式：页面会自动用演示账号登录。",
+    "index.demo_note": (
+        "演示模式：律师 lawyer-1、lawyer-2，调解员 mediator-1，管理员 supervisor，"
+        "密码都是账号名加“-password”（例如 lawyer-1-password）。"
+        "村终端可以点上面的演示终端直接使用。"
+    ),
     "index.not_set_up": (
         "账号还没有设置，页面无法登录。要试用，请用 lawroom serve --demo 启动服务器，使用演示账号。"
     ),
@@ -206,6 +211,7 @@ _MN: dict[str, str] = {
     "end.peer_gone": "ᠨᠥᠭᠥᠭᠡ ᠲᠠᠯ᠎ᠠ ᠶᠢᠨ ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠤᠳᠠᠭ᠎ᠠ ᠲᠠᠰᠤᠷᠠᠭᠰᠠᠨ ᠤ ᠲᠤᠯᠠ ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠳᠠᠭᠤᠰᠪᠠ᠃",
     "end.abandoned": "ᠤᠳᠠᠭ᠎ᠠ ᠬᠥᠨᠳᠡᠢᠷᠡᠭᠰᠡᠨ ᠤ ᠲᠤᠯᠠ ᠡᠭᠦᠷᠭᠡ ᠦᠭᠡᠢᠰᠦᠪᠡ᠃",
     "end.server_shutdown": "ᠰᠸᠷᠸᠷ ᠢ ᠵᠠᠰᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ᠃ ᠲᠦᠷ ᠬᠦᠯᠢᠶᠡᠭᠡᠳ ᠳᠠᠬᠢᠨ ᠢᠷᠡᠭᠡᠷᠡᠢ᠃",
+    "end.revoked": "ᠡᠷᠬᠡ ᠶᠢ ᠬᠠᠰᠤᠭᠰᠠᠨ ᠤ ᠲᠤᠯᠠ ᠶᠠᠷᠢᠯᠴᠠᠭ᠎ᠠ ᠳᠠᠭᠤᠰᠪᠠ᠃",
     "village.title": "ᠳᠣᠭᠣᠶᠢᠩ ᠤᠨ ᠬᠠᠤᠯᠢ ᠶᠢᠨ ᠦᠢᠯᠡᠴᠢᠯᠡᠭᠡ ᠶᠢᠨ ᠭᠡᠷ",
     "village.welcome": (
         "ᠰᠠᠢᠨ ᠪᠠᠢᠨ᠎ᠠ ᠤᠤ! ᠬᠠᠤᠯᠢ ᠶᠢᠨ ᠠᠰᠠᠭᠤᠳᠠᠯ ᠲᠠᠢ ᠪᠣᠯ ᠡᠨᠳᠡ ᠬᠠᠤᠯᠢᠴᠢ ᠲᠠᠢ ᠸᠢᠳᠢᠣ ᠪᠠᠷ ᠶᠠᠷᠢᠯᠴᠠᠵᠤ ᠪᠣᠯᠣᠨ᠎ᠠ᠃"
@@ -290,6 +296,255 @@ _MN: dict[str, str] = {
     ),
 }
 
+# Sign-in, the supervisors' pages, the record (notes, outcome, rating) and kiosk enrolment. The
+# supervisors' and the desk's texts are Chinese only; what the kiosk shows is in both.
+_ZH_RECORDS: dict[str, str] = {
+    "index.supervisor": "司法局管理",
+    "village.enrol_title": "这台终端还没有登记",
+    "village.enrol_hint": (
+        "请把下面的登记码告诉司法局的管理员。管理员确认后，这台终端就可以使用了。"
+    ),
+    "village.enrol_waiting": "正在等待管理员确认…",
+    "village.enrol_failed": "暂时连不上服务器，正在重试…",
+    "village.enrol_revoked": "这台终端已被停用，或者需要重新登记。请联系司法局的管理员。",
+    "village.rate_title": "您对这次咨询满意吗？请点一下：",
+    "village.rate_very_bad": "很不满意",
+    "village.rate_bad": "不满意",
+    "village.rate_fair": "一般",
+    "village.rate_good": "满意",
+    "village.rate_very_good": "很满意",
+    "village.rate_saving": "正在提交…",
+    "village.rate_thanks": "谢谢您的评价！",
+    "error.revoked": "这台终端或这个账号已被停用，不能继续使用。请联系司法局的管理员。",
+    "lawyer.history_link": "我的咨询记录",
+    "lawyer.sign_out": "退出登录",
+    "lawyer.record_title": "咨询记录",
+    "lawyer.record_for": "{village}：{topic}",
+    "lawyer.notes_label": "笔记（自动保存）",
+    "lawyer.notes_placeholder": "在这里记录当事人的情况和您的意见…",
+    "lawyer.notes_saving": "正在保存…",
+    "lawyer.notes_saved": "已保存",
+    "lawyer.notes_offline": "还没保存：网络断开了，恢复后会自动保存",
+    "lawyer.notes_failed": "保存失败，稍后会再试",
+    "lawyer.outcome_label": "处理结果",
+    "lawyer.outcome_choose": "请选择…",
+    "lawyer.outcome_detail_placeholder": "补充说明（可不填）",
+    "lawyer.record_done": "完成，关闭记录",
+    "lawyer.history_title": "我的咨询记录",
+    "lawyer.back_to_desk": "返回工作台",
+    "lawyer.history_duration": "通话 {d}",
+    "lawyer.history_rating": "评价 {n} / 5",
+    "lawyer.history_empty": "还没有您接听过的咨询。",
+    "outcome.advice_given": "已解答咨询",
+    "outcome.referred_mediation": "转人民调解",
+    "outcome.legal_aid_application": "申请法律援助",
+    "outcome.referred_court": "建议诉讼",
+    "outcome.referred_agency": "转有关部门",
+    "outcome.mediation_agreement": "达成调解协议",
+    "outcome.mediation_failed": "调解未成功",
+    "outcome.follow_up": "需要跟进",
+    "outcome.other": "其他",
+    "reason.hang_up": "挂断",
+    "reason.cancelled": "村民取消",
+    "reason.peer_gone": "网络断开",
+    "reason.abandoned": "等待时离开",
+    "reason.server_shutdown": "服务器停止",
+    "reason.revoked": "终端或账号被停用",
+    "event.requested": "发起请求",
+    "event.offered": "推送给",
+    "event.offer_accepted": "接听",
+    "event.offer_declined": "拒绝",
+    "event.offer_timeout": "超时未接",
+    "event.offer_cancelled": "请求已取消",
+    "event.offer_abandoned": "请求已放弃",
+    "event.offer_off_duty": "结束值班",
+    "event.offer_disconnected": "网络断开",
+    "event.answered": "接通",
+    "event.joined": "进入通话",
+    "event.left": "离开通话",
+    "event.citation_shown": "展示法条",
+    "event.citation_pushed": "推送法条到终端",
+    "event.notes_saved": "保存笔记",
+    "event.outcome": "填写处理结果",
+    "event.ended": "结束",
+    "event.rated": "评价",
+    "presence.offline": "离线",
+    "presence.online": "在线",
+    "presence.on_duty": "值班中",
+    "presence.waiting": "排队中",
+    "presence.in_call": "通话中",
+    "account_role.lawyer": "律师",
+    "account_role.mediator": "调解员",
+    "account_role.supervisor": "管理员",
+    "audit.record_read": "查看咨询记录",
+    "audit.recording_read": "查看录像",
+    "audit.account_create": "新建账号",
+    "audit.account_disable": "停用账号",
+    "audit.account_enable": "启用账号",
+    "audit.account_password": "修改密码",
+    "audit.account_profile": "修改资料",
+    "audit.token_issue": "发放令牌",
+    "audit.token_revoke": "收回令牌",
+    "audit.terminal_add": "添加终端",
+    "audit.terminal_token": "发放终端令牌",
+    "audit.terminal_enrol": "登记终端",
+    "audit.terminal_revoke": "停用终端",
+    "auth.login_title": "登录",
+    "auth.username": "用户名",
+    "auth.password": "密码",
+    "auth.sign_in": "登录",
+    "auth.sign_out": "退出登录",
+    "auth.login_hint": "律师、调解员和司法局管理员用自己的账号登录。村法律服务室的终端不用登录。",
+    "auth.failed": "用户名或密码不对。",
+    "auth.locked": "尝试次数太多，暂时不能登录。请 {minutes} 分钟后再试，或者联系管理员。",
+    "auth.signed_in_as": "当前账号：{name}",
+    "auth.csrf_title": "页面已过期",
+    "auth.csrf_failed": (
+        "这个页面已经过期，或者不是从本网站打开的，操作没有执行。请返回，刷新页面后再试一次。"
+    ),
+    "auth.forbidden_title": "没有权限",
+    "auth.forbidden": "您的账号不能打开这个页面。请用有权限的账号登录。",
+    "supervisor.title": "司法局管理",
+    "supervisor.nav_consultations": "咨询记录",
+    "supervisor.nav_accounts": "账号",
+    "supervisor.nav_terminals": "终端",
+    "supervisor.nav_audit": "审计日志",
+    "supervisor.consultations_title": "咨询记录",
+    "supervisor.filter_date_from": "从（日期）",
+    "supervisor.filter_date_to": "到（日期）",
+    "supervisor.filter_any": "全部",
+    "supervisor.filter_apply": "筛选",
+    "supervisor.filter_clear": "清除筛选",
+    "supervisor.filter_bad_date": "日期格式不对，请用“年-月-日”，例如 2026-03-01。",
+    "supervisor.filter_bad_topic": "没有这个问题类型。",
+    "supervisor.filter_bad_outcome": "没有这个处理结果。",
+    "supervisor.filter_bad_action": "没有这种操作。",
+    "supervisor.result_count": "共 {n} 条",
+    "supervisor.no_results": "没有符合条件的记录。",
+    "supervisor.page_prev": "上一页",
+    "supervisor.page_next": "下一页",
+    "supervisor.page_of": "第 {page} / {pages} 页",
+    "supervisor.field_requested_at": "请求时间",
+    "supervisor.field_village": "村",
+    "supervisor.field_topic": "问题",
+    "supervisor.field_professional": "律师/调解员",
+    "supervisor.field_waited": "等待",
+    "supervisor.field_duration": "通话时长",
+    "supervisor.field_end": "结束方式",
+    "supervisor.field_outcome": "处理结果",
+    "supervisor.field_rating": "评价",
+    "supervisor.field_terminal": "终端编号",
+    "supervisor.field_language": "语言",
+    "supervisor.field_kind": "类型",
+    "supervisor.field_answered_at": "接通时间",
+    "supervisor.field_ended_at": "结束时间",
+    "supervisor.field_villager": "当事人",
+    "supervisor.field_time": "时间",
+    "supervisor.field_event": "事件",
+    "supervisor.field_who": "操作人",
+    "supervisor.field_detail": "说明",
+    "supervisor.field_action": "操作",
+    "supervisor.field_subject": "对象",
+    "supervisor.field_consultation": "咨询编号",
+    "supervisor.field_username": "用户名",
+    "supervisor.field_display_name": "显示名",
+    "supervisor.field_role": "角色",
+    "supervisor.field_topics": "负责的问题",
+    "supervisor.field_languages": "语言",
+    "supervisor.field_created_at": "创建时间",
+    "supervisor.field_status": "状态",
+    "supervisor.field_password": "初始密码",
+    "supervisor.field_enrolled_at": "登记时间",
+    "supervisor.ongoing": "进行中",
+    "supervisor.record_title": "咨询详情",
+    "supervisor.record_missing": "找不到这条咨询记录。",
+    "supervisor.record_audited": "您查看这条记录已写入审计日志。",
+    "supervisor.back_to_list": "← 返回咨询记录",
+    "supervisor.notes_title": "律师/调解员的笔记",
+    "supervisor.note_by": "{author}，{time}，共保存 {saves} 次",
+    "supervisor.no_notes": "没有笔记。",
+    "supervisor.citations_title": "引用的法条",
+    "supervisor.citation_pinned": "已标记",
+    "supervisor.citation_pushed": "已推送到终端",
+    "supervisor.timeline_title": "经过",
+    "supervisor.revision": "第 {n} 版",
+    "supervisor.accounts_title": "账号",
+    "supervisor.all_topics": "全部问题",
+    "supervisor.account_disabled_at": "已停用（{time}）",
+    "supervisor.enabled": "正常",
+    "supervisor.disable": "停用",
+    "supervisor.enable": "启用",
+    "supervisor.add_account": "新建账号",
+    "supervisor.topics_hint": "（不选表示全部问题）",
+    "supervisor.notice_account_created": "已新建账号 {subject}。",
+    "supervisor.notice_account_disabled": "已停用账号 {subject}：它的登录和通话都已断开。",
+    "supervisor.notice_account_enabled": "已启用账号 {subject}。",
+    "supervisor.notice_terminal_added": (
+        "已添加终端 {subject}。请在终端上打开村法律服务室页面，再在这一行填写它显示的登记码。"
+    ),
+    "supervisor.notice_terminal_enrolled": "终端 {subject} 已登记，几秒钟后就可以使用了。",
+    "supervisor.notice_terminal_revoked": "终端 {subject} 已停用：它的连接和通话都已断开。",
+    "supervisor.username_taken": "这个用户名已经有人用了。",
+    "supervisor.account_invalid": "账号信息不对，请检查后再试。",
+    "supervisor.bad_username": (
+        "用户名只能用字母、数字和 . _ -，要以字母或数字开头，最多 64 个字符。"
+    ),
+    "supervisor.bad_display_name": "请填写显示名，最多 {n} 个字。",
+    "supervisor.bad_role": "请选择角色。",
+    "supervisor.bad_password": "密码至少要 {n} 个字符。",
+    "supervisor.bad_languages": "律师和调解员至少要选一种语言。",
+    "supervisor.not_yourself": "不能停用您自己正在使用的账号。",
+    "supervisor.no_such_account": "没有这个账号。",
+    "supervisor.no_such_terminal": "没有这台终端。",
+    "supervisor.terminals_title": "终端",
+    "supervisor.enrol_hint": (
+        "登记新终端：先在下面添加终端，再在终端上打开村法律服务室页面，"
+        "把屏幕上的登记码填到这一行里确认。"
+    ),
+    "supervisor.terminal_revoked_at": "已停用（{time}）",
+    "supervisor.terminal_not_enrolled": "未登记",
+    "supervisor.enrol": "登记码",
+    "supervisor.code_placeholder": "例如 K7QF-3MXD",
+    "supervisor.enrol_confirm": "确认登记",
+    "supervisor.revoke": "停用",
+    "supervisor.add_terminal": "添加终端",
+    "supervisor.bad_terminal_identity": (
+        "终端编号只能用字母、数字和 . _ -，要以字母或数字开头，最多 64 个字符。"
+    ),
+    "supervisor.bad_village": "请填写村名，最多 {n} 个字。",
+    "supervisor.terminal_taken": "这个终端编号已经有了。",
+    "supervisor.enrol_unknown": "没有这个登记码。请核对终端屏幕上的登记码。",
+    "supervisor.enrol_used": "这个登记码已经用过了。请让终端刷新页面，显示新的登记码。",
+    "supervisor.enrol_expired": "这个登记码已过期。请让终端刷新页面，显示新的登记码。",
+    "supervisor.audit_title": "审计日志",
+}
+
+_MN_RECORDS: dict[str, str] = {
+    "village.enrol_title": "ᠡᠨᠡ ᠲᠡᠷᠮᠢᠨᠠᠯ ᠢ ᠪᠦᠷᠢᠳᠬᠡᠭᠦᠯᠦᠭᠡᠳᠦᠢ ᠪᠠᠢᠨ᠎ᠠ",
+    "village.enrol_hint": (
+        "ᠳᠣᠣᠷᠠᠬᠢ ᠺᠣᠳ᠋ ᠢ ᠱᠢᠭᠦᠨ ᠵᠠᠰᠠᠬᠤ ᠲᠣᠪᠴᠢᠶ᠎ᠠ ᠶᠢᠨ ᠵᠠᠬᠢᠷᠤᠭᠴᠢ ᠳᠤ ᠬᠡᠯᠡᠭᠡᠷᠡᠢ᠃ ᠵᠠᠬᠢᠷᠤᠭᠴᠢ ᠪᠠᠲᠤᠯᠠᠭᠰᠠᠨ ᠤ "
+        "ᠳᠠᠷᠠᠭ᠎ᠠ ᠡᠨᠡ ᠲᠡᠷᠮᠢᠨᠠᠯ ᠢ ᠬᠡᠷᠡᠭᠯᠡᠵᠦ ᠪᠣᠯᠣᠨ᠎ᠠ᠃"
+    ),
+    "village.enrol_waiting": "ᠵᠠᠬᠢᠷᠤᠭᠴᠢ ᠶᠢᠨ ᠪᠠᠲᠤᠯᠠᠬᠤ ᠶᠢ ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠢᠨ᠎ᠠ…",
+    "village.enrol_failed": "ᠰᠸᠷᠸᠷ ᠲᠡᠢ ᠵᠠᠯᠭᠠᠭᠳᠠᠬᠤ ᠦᠭᠡᠢ ᠪᠠᠢᠨ᠎ᠠ᠂ ᠳᠠᠬᠢᠨ ᠣᠷᠣᠯᠳᠠᠵᠤ ᠪᠠᠢᠨ᠎ᠠ…",
+    "village.enrol_revoked": (
+        "ᠡᠨᠡ ᠲᠡᠷᠮᠢᠨᠠᠯ ᠤᠨ ᠡᠷᠬᠡ ᠶᠢ ᠬᠠᠰᠤᠭᠰᠠᠨ ᠪᠤᠶᠤ ᠳᠠᠬᠢᠨ ᠪᠦᠷᠢᠳᠬᠡᠬᠦ ᠬᠡᠷᠡᠭᠲᠡᠢ᠃ "
+        "ᠵᠠᠬᠢᠷᠤᠭᠴᠢ ᠲᠠᠢ ᠬᠣᠯᠪᠣᠭᠳᠠᠭᠠᠷᠠᠢ᠃"
+    ),
+    "village.rate_title": "ᠡᠨᠡ ᠤᠳᠠᠭᠠᠨ ᠤ ᠵᠥᠪᠯᠡᠭᠡ ᠳᠤ ᠲᠠ ᠰᠡᠳᠬᠢᠯ ᠬᠠᠨᠤᠭᠰᠠᠨ ᠤᠤ? ᠨᠢᠭᠡ ᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠄",
+    "village.rate_very_bad": "ᠮᠠᠰᠢ ᠮᠠᠭᠤ",
+    "village.rate_bad": "ᠮᠠᠭᠤ",
+    "village.rate_fair": "ᠳᠤᠮᠳᠠ",
+    "village.rate_good": "ᠰᠠᠢᠨ",
+    "village.rate_very_good": "ᠮᠠᠰᠢ ᠰᠠᠢᠨ",
+    "village.rate_saving": "ᠢᠯᠡᠭᠡᠵᠦ ᠪᠠᠢᠨ᠎ᠠ…",
+    "village.rate_thanks": "ᠦᠨᠡᠯᠡᠭᠡ ᠥᠭᠭᠦᠭᠰᠡᠨ ᠳᠦ ᠪᠠᠶᠠᠷᠯᠠᠯ᠎ᠠ!",
+    "error.revoked": (
+        "ᠡᠨᠡ ᠲᠡᠷᠮᠢᠨᠠᠯ ᠪᠤᠶᠤ ᠳᠠᠩᠰᠠ ᠶᠢᠨ ᠡᠷᠬᠡ ᠶᠢ ᠬᠠᠰᠤᠭᠰᠠᠨ᠃ ᠵᠠᠬᠢᠷᠤᠭᠴᠢ ᠲᠠᠢ ᠬᠣᠯᠪᠣᠭᠳᠠᠭᠠᠷᠠᠢ᠃ ᠳᠣᠣᠷ᠎ᠠ ᠬᠢ "
+        "«ᠳᠠᠬᠢᠨ ᠡᠬᠢᠯᠡᠬᠦ» ᠶᠢ ᠳᠠᠷᠤᠭᠠᠷᠠᠢ᠃"
+    ),
+}
+
 
 def _with_topics(texts: dict[str, str], language: str) -> Mapping[str, str]:
     merged = dict(texts)
@@ -299,9 +554,12 @@ def _with_topics(texts: dict[str, str], language: str) -> Mapping[str, str]:
 
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = MappingProxyType(
-    {"zh": _with_topics(_ZH, "zh"), "mn": _with_topics(_MN, "mn")}
+    {
+        "zh": _with_topics(_ZH | _ZH_RECORDS, "zh"),
+        "mn": _with_topics(_MN | _MN_RECORDS, "mn"),
+    }
 )
-del _ZH, _MN
+del _ZH, _MN, _ZH_RECORDS, _MN_RECORDS
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:

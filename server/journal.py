@@ -7,8 +7,12 @@ import logging
 from room.consultation import Consultation
 from server.db import records
 from server.db.engine import Database
+from server.db.errors import InvalidRecordState, NotFound
 from server.db.models import OfferResult, utc_from_epoch
-from signaling.messages import EndReason, Role, WithdrawReason
+from server.db.models import Outcome as RecordOutcome
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.journal import NoteStatus, Parties
+from signaling.messages import EndReason, Outcome, Role, WithdrawReason
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +99,50 @@ class DbJournal:
             )
         except Exception:
             log.exception("consultation=%s: end not recorded", consultation_id)
+
+    # -- what the participants write: refused clearly when the record does not allow it --------
+
+    async def parties(self, consultation_id: str) -> Parties | None:
+        found = await records.consultation_parties(self._db, consultation_id)
+        if found is None:
+            return None
+        village, professional, ended = found
+        return Parties(village, professional, ended)
+
+    async def save_notes(
+        self, consultation_id: str, author: str, revision: int, text: str, at: float
+    ) -> NoteStatus:
+        try:
+            saved = await records.save_notes(
+                self._db,
+                consultation_id,
+                author=author,
+                revision=revision,
+                text=text,
+                at=utc_from_epoch(at),
+            )
+        except NotFound:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no such consultation") from None
+        return saved.status
+
+    async def set_outcome(
+        self, consultation_id: str, outcome: Outcome, detail: str | None, by: str, at: float
+    ) -> None:
+        await records.set_outcome(
+            self._db,
+            consultation_id,
+            RecordOutcome(outcome.value),
+            by=by,
+            at=utc_from_epoch(at),
+            detail=detail,
+        )
+
+    async def rate(self, consultation_id: str, rating: int, at: float) -> bool:
+        try:
+            return await records.set_rating(
+                self._db, consultation_id, rating, at=utc_from_epoch(at)
+            )
+        except InvalidRecordState:
+            raise ProtocolError(
+                ErrorCode.INVALID_STATE, "a consultation is rated after it ends"
+            ) from None

@@ -91,7 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "demo", _bool, False, "seed demo accounts and terminals with public passwords and tokens"
     ),
-    Setting("redis", str, "", "Redis URL for state shared between instances (not available yet)"),
+    Setting("redis", str, "", "Redis URL for state shared between instances; empty: in-process"),
     Setting(
         "ice_servers",
         _csv,
@@ -191,11 +191,8 @@ def validate(settings: Settings) -> None:
     for path in (settings.tls_cert, settings.tls_key):
         if path and not Path(path).is_file():
             raise SettingsError(f"TLS file {path} does not exist")
-    if settings.redis:
-        raise SettingsError(
-            "--redis: the Redis backend for several instances is not built yet; "
-            "run one instance without --redis (state is kept in the process)"
-        )
+    if settings.redis and not settings.redis.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"--redis={settings.redis!r}: expected a redis://, rediss:// or unix:// URL")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(
             f"--log-level={settings.log_level!r}: use DEBUG, INFO, WARNING or ERROR"

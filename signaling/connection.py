@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from signaling.errors import ErrorCode, ProtocolError, error_for
 from signaling.hub import Hub, handle
+from signaling.identity import Identity
 from signaling.messages import (
     MAX_FRAME_BYTES,
     Error,
@@ -67,8 +69,19 @@ class _CloseAfterFlush:
     reason: str
 
 
+# Who the websocket's upgrade request says is signed in (the page's session cookie), if anyone.
+RequestIdentity = Callable[[web.Request], Awaitable[Identity | None]]
+
+
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, hub: Hub, settings: ConnectionSettings) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        hub: Hub,
+        settings: ConnectionSettings,
+        signed_in: Identity | None = None,
+    ) -> None:
+        self._signed_in_as = signed_in
         self.connection_id = "w_" + secrets.token_urlsafe(8)
         self._ws = ws
         self._hub = hub
@@ -167,7 +180,7 @@ class Connection:
                 if self.session is not None:
                     raise ProtocolError(ErrorCode.ALREADY_AUTHENTICATED, "already signed in")
                 if isinstance(msg, Hello):
-                    self.session = await self._hub.hello(self, msg)
+                    self.session = await self._hub.hello(self, msg, self._signed_in_as)
                 else:
                     self.session = await self._hub.resume(self, msg)
                 self._signed_in.set()
@@ -205,13 +218,17 @@ def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
 
 
 async def websocket_handler(
-    request: web.Request, hub: Hub, settings: ConnectionSettings
+    request: web.Request,
+    hub: Hub,
+    settings: ConnectionSettings,
+    request_identity: RequestIdentity | None = None,
 ) -> web.StreamResponse:
     if not origin_allowed(request, settings.allowed_origins):
         log.warning("refused websocket from origin %s", request.headers.get("Origin"))
         raise web.HTTPForbidden(text="origin not allowed")
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=settings.heartbeat)
     await ws.prepare(request)
-    conn = Connection(ws, hub, settings)
+    signed_in = await request_identity(request) if request_identity else None
+    conn = Connection(ws, hub, settings, signed_in)
     await conn.run()
     return ws

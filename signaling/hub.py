@@ -1,7 +1,8 @@
-"""What the server does with each message: sessions, resume, the relay, and the routing table.
+"""What the server does with each message: sessions, resume, the relay, and the handlers.
 
-`ROUTES` is the table of message type -> (handler, roles that may send it). The connection
-validates and authorizes before a handler runs; handlers raise ProtocolError to refuse.
+`HANDLERS` maps a message type to its handler; `Hub.permissions` (the server's authorization
+table) says who may send it. The connection validates and authorizes before a handler runs;
+handlers raise ProtocolError to refuse.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any, Protocol
 from room.call import Event
 from signaling.clock import Clock
 from signaling.errors import ErrorCode, ProtocolError
-from signaling.identity import Directory
-from signaling.journal import Journal, NoJournal
+from signaling.identity import Directory, Identity
+from signaling.journal import Journal, NoJournal, Parties
 from signaling.messages import (
     Accept,
     CallState,
@@ -35,13 +36,17 @@ from signaling.messages import (
     IceServer,
     PeerDisconnected,
     PeerResumed,
+    Rate,
     RequestConsultation,
     Resume,
     Resumed,
     Role,
+    Saved,
+    SaveNotes,
     Sdp,
     ServerMessage,
     SetDuty,
+    SetOutcome,
     Welcome,
 )
 from signaling.outbox import send
@@ -87,9 +92,11 @@ class Hub:
         clock: Clock,
         directory: Directory,
         settings: HubSettings,
+        permissions: Permissions,
         journal: Journal | None = None,
     ) -> None:
         self.state = state
+        self.permissions = permissions
         self.clock = clock
         self.settings = settings
         self.directory = directory
@@ -122,8 +129,19 @@ class Hub:
 
     # -- sign-in and resume ------------------------------------------------------------------
 
-    async def hello(self, peer: Peer, msg: Hello) -> SessionRecord:
-        who = await self.directory.authenticate(msg.role, msg.identity, msg.token)
+    async def hello(
+        self, peer: Peer, msg: Hello, signed_in: Identity | None = None
+    ) -> SessionRecord:
+        """`signed_in`: who the page's session cookie says this is (browsers send no token)."""
+        if msg.token is not None:
+            who = await self.directory.authenticate(msg.role, msg.identity, msg.token)
+        elif signed_in is not None and (signed_in.role, signed_in.identity) == (
+            msg.role,
+            msg.identity,
+        ):
+            who = signed_in
+        else:
+            who = None
         if who is None:
             raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown identity or wrong token")
         token = secrets.token_urlsafe(32)
@@ -240,6 +258,35 @@ class Hub:
                     ),
                 )
 
+    async def revoke(self, role: Role, identity: str) -> int:
+        """A revoked terminal or disabled account: its connections close and whatever it was in
+        ends now (the other side is told). Returns how many sessions it had here."""
+        roles = PROFESSIONALS if role in PROFESSIONALS else frozenset({role})
+        gone = [
+            s async for s in self.state.sessions() if s.role in roles and s.identity == identity
+        ]
+        for session in gone:
+            await self.timers.cancel("grace", session.session_id)
+            c = await self._consultation(session)
+            if (
+                c is not None
+                and c.state is CallState.RINGING
+                and c.professional_session == (session.session_id)
+            ):
+                await self.pairing.pass_offer(session, "disconnected")
+            elif c is not None:
+                event = Event.HANG_UP if c.state in IN_ROOM else Event.CANCEL
+                await self.pairing.end(c, event, EndReason.REVOKED)
+            peer = self._peers.pop(session.session_id, None)
+            await self.state.delete_session(session.session_id)
+            if peer is not None:
+                await self.state.detach(session.session_id, peer.sink)
+                await peer.close(4003, "access revoked")
+            log.warning("session=%s %s %s revoked", session.session_id, role, identity)
+        if gone:
+            await self.pairing.dispatch()
+        return len(gone)
+
     async def _grace_expired(self, session_id: str, _payload: str) -> None:
         session = await self.state.get_session(session_id)
         if session is None or session.connected:
@@ -339,6 +386,50 @@ class Hub:
             )
         await send(self.state, other, msg.model_copy(update={"id": None}))
 
+    # -- the record: only the consultation's own professional writes notes and the outcome,
+    # only its terminal rates it; to anyone else it does not exist.
+
+    async def _parties(self, session: SessionRecord, consultation_id: str, role: str) -> Parties:
+        parties = await self.pairing.journal.parties(consultation_id)
+        mine = parties is not None and (
+            parties.professional_identity == session.identity
+            if role == "professional"
+            else parties.village_identity == session.identity
+        )
+        if parties is None or not mine:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no consultation {consultation_id} of yours")
+        return parties
+
+    async def _save_notes(self, peer: Peer, session: SessionRecord, msg: SaveNotes) -> None:
+        await self._parties(session, msg.consultation_id, "professional")
+        status = await self.pairing.journal.save_notes(
+            msg.consultation_id, session.identity, msg.revision, msg.text, self.clock.now()
+        )
+        peer.reply(
+            Saved(
+                consultation_id=msg.consultation_id,
+                what="notes",
+                revision=msg.revision,
+                status=status,
+                ref=msg.id,
+            )
+        )
+
+    async def _set_outcome(self, peer: Peer, session: SessionRecord, msg: SetOutcome) -> None:
+        await self._parties(session, msg.consultation_id, "professional")
+        await self.pairing.journal.set_outcome(
+            msg.consultation_id, msg.outcome, msg.detail, session.identity, self.clock.now()
+        )
+        peer.reply(Saved(consultation_id=msg.consultation_id, what="outcome", ref=msg.id))
+
+    async def _rate(self, peer: Peer, session: SessionRecord, msg: Rate) -> None:
+        parties = await self._parties(session, msg.consultation_id, "village")
+        if not parties.ended:
+            raise ProtocolError(ErrorCode.INVALID_STATE, "a consultation is rated after it ends")
+        if not await self.pairing.journal.rate(msg.consultation_id, msg.rating, self.clock.now()):
+            raise ProtocolError(ErrorCode.INVALID_STATE, "this consultation was rated already")
+        peer.reply(Saved(consultation_id=msg.consultation_id, what="rating", ref=msg.id))
+
     async def _fresh(self, session: SessionRecord) -> SessionRecord:
         current = await self.state.get_session(session.session_id)
         if current is None:
@@ -350,31 +441,29 @@ class Hub:
 
 Handler = Callable[[Hub, Peer, SessionRecord, Any], Awaitable[None]]
 
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    handler: Handler
-    roles: frozenset[Role]
-
-
-# hello, resume and ping are handled by the connection itself (before and after sign-in).
-ROUTES: Mapping[str, Route] = MappingProxyType(
+# Message type -> handler. hello, resume and ping are handled by the connection itself (before
+# and after sign-in). Who may send each type is the server's authorization table, handed in as
+# `Permissions` so that one table covers HTTP routes and messages alike.
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
-        "request_consultation": Route(Hub._request, frozenset({Role.VILLAGE})),
-        "cancel_request": Route(Hub._cancel, frozenset({Role.VILLAGE})),
-        "set_duty": Route(Hub._set_duty, PROFESSIONALS),
-        "accept": Route(Hub._accept, PROFESSIONALS),
-        "decline": Route(Hub._decline, PROFESSIONALS),
-        "hang_up": Route(Hub._hang_up, EVERYONE),
-        "sdp": Route(Hub._sdp, EVERYONE),
-        "ice_candidate": Route(Hub._ice, EVERYONE),
+        "request_consultation": Hub._request,
+        "cancel_request": Hub._cancel,
+        "set_duty": Hub._set_duty,
+        "accept": Hub._accept,
+        "decline": Hub._decline,
+        "hang_up": Hub._hang_up,
+        "sdp": Hub._sdp,
+        "ice_candidate": Hub._ice,
+        "save_notes": Hub._save_notes,
+        "set_outcome": Hub._set_outcome,
+        "rate": Hub._rate,
     }
 )
+Permissions = Mapping[str, frozenset[Role]]
 
 
 async def handle(hub: Hub, peer: Peer, session: SessionRecord, msg: ClientMessage) -> None:
     """Authorize by role, then run the message's handler."""
-    route = ROUTES[msg.type]
-    if session.role not in route.roles:
+    if session.role not in hub.permissions.get(msg.type, frozenset()):
         raise ProtocolError(ErrorCode.FORBIDDEN, f"a {session.role} may not send {msg.type}")
-    await route.handler(hub, peer, session, msg)
+    await HANDLERS[msg.type](hub, peer, session, msg)

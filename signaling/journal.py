@@ -3,10 +3,12 @@ in at start-up (the database implements it), so signaling never imports storage.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from room.consultation import Consultation
-from signaling.messages import EndReason, Role, WithdrawReason
+from signaling.errors import ErrorCode, ProtocolError
+from signaling.messages import EndReason, Outcome, Role, WithdrawReason
 
 
 class Journal(Protocol):
@@ -25,6 +27,34 @@ class Journal(Protocol):
     ) -> None: ...
 
     async def ended(self, consultation_id: str, reason: EndReason, at: float) -> None: ...
+
+    # -- what the participants write into the record -----------------------------------------
+
+    async def parties(self, consultation_id: str) -> Parties | None:
+        """Who took part (from the record: it outlives the call), or None if no such record."""
+        ...
+
+    async def save_notes(
+        self, consultation_id: str, author: str, revision: int, text: str, at: float
+    ) -> NoteStatus: ...
+
+    async def set_outcome(
+        self, consultation_id: str, outcome: Outcome, detail: str | None, by: str, at: float
+    ) -> None: ...
+
+    async def rate(self, consultation_id: str, rating: int, at: float) -> bool:
+        """False if it was rated already."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    village_identity: str
+    professional_identity: str | None
+    ended: bool
+
+
+NoteStatus = Literal["saved", "stale", "duplicate", "conflict"]
 
 
 class NoJournal:
@@ -51,3 +81,19 @@ class NoJournal:
 
     async def ended(self, consultation_id: str, reason: EndReason, at: float) -> None:
         return None
+
+    async def parties(self, consultation_id: str) -> Parties | None:
+        return None
+
+    async def save_notes(
+        self, consultation_id: str, author: str, revision: int, text: str, at: float
+    ) -> NoteStatus:
+        raise ProtocolError(ErrorCode.NOT_FOUND, "this server keeps no records")
+
+    async def set_outcome(
+        self, consultation_id: str, outcome: Outcome, detail: str | None, by: str, at: float
+    ) -> None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, "this server keeps no records")
+
+    async def rate(self, consultation_id: str, rating: int, at: float) -> bool:
+        raise ProtocolError(ErrorCode.NOT_FOUND, "this server keeps no records")

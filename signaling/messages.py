@@ -65,6 +65,7 @@ class EndReason(enum.StrEnum):
     PEER_GONE = "peer_gone"
     ABANDONED = "abandoned"
     SERVER_SHUTDOWN = "server_shutdown"
+    REVOKED = "revoked"  # the terminal or the account was revoked mid-call
 
 
 def _check_topic(value: str) -> str:
@@ -103,10 +104,13 @@ class _ServerMessage(_Message):
 
 
 class Hello(_ClientMessage):
+    """Sign in. Python clients and kiosks give a token; a signed-in page gives none and is
+    known by its session cookie (sent with the websocket's upgrade request)."""
+
     type: Literal["hello"] = "hello"
     role: Role
     identity: Annotated[str, Field(min_length=1, max_length=64)]
-    token: Token
+    token: Token | None = None
 
 
 class Resume(_ClientMessage):
@@ -146,6 +150,44 @@ class Decline(_ClientMessage):
 class HangUp(_ClientMessage):
     type: Literal["hang_up"] = "hang_up"
     consultation_id: ConsultationId
+
+
+class Outcome(enum.StrEnum):
+    ADVICE_GIVEN = "advice_given"
+    REFERRED_MEDIATION = "referred_mediation"  # to the people's mediation committee
+    LEGAL_AID_APPLICATION = "legal_aid_application"
+    REFERRED_COURT = "referred_court"
+    REFERRED_AGENCY = "referred_agency"
+    MEDIATION_AGREEMENT = "mediation_agreement"
+    MEDIATION_FAILED = "mediation_failed"
+    FOLLOW_UP = "follow_up"
+    OTHER = "other"
+
+
+class SaveNotes(_ClientMessage):
+    """The professional's notes, auto-saved as typed: each save numbered 1, 2, 3... so a late
+    older save never replaces a newer one and a retried save changes nothing."""
+
+    type: Literal["save_notes"] = "save_notes"
+    consultation_id: ConsultationId
+    revision: int = Field(ge=1, le=2**31 - 1)
+    # 20,000 characters of Chinese is 60 KB of UTF-8: inside the message limit.
+    text: Annotated[str, Field(max_length=20_000)]
+
+
+class SetOutcome(_ClientMessage):
+    type: Literal["set_outcome"] = "set_outcome"
+    consultation_id: ConsultationId
+    outcome: Outcome
+    detail: Annotated[str, Field(max_length=2_000)] | None = None
+
+
+class Rate(_ClientMessage):
+    """The villager's satisfaction, 1-5, at the terminal after the call."""
+
+    type: Literal["rate"] = "rate"
+    consultation_id: ConsultationId
+    rating: int = Field(ge=1, le=5)
 
 
 class Ping(_ClientMessage):
@@ -271,6 +313,19 @@ class ConsultationEnded(_ServerMessage):
     reason: EndReason
 
 
+class Saved(_ServerMessage):
+    """A record write was kept. For notes, `status` says what became of that revision:
+    saved (the newest), stale (a newer one was there), duplicate (a retry), conflict (this
+    revision was saved before with other text; that one is kept)."""
+
+    type: Literal["saved"] = "saved"
+    consultation_id: str
+    what: Literal["notes", "outcome", "rating"]
+    revision: int | None = None
+    status: Literal["saved", "stale", "duplicate", "conflict"] = "saved"
+    ref: int | None = None
+
+
 class Pong(_ServerMessage):
     type: Literal["pong"] = "pong"
     ref: int | None = None
@@ -294,7 +349,10 @@ ClientMessage = Annotated[
     | HangUp
     | Ping
     | Sdp
-    | IceCandidate,
+    | IceCandidate
+    | SaveNotes
+    | SetOutcome
+    | Rate,
     Field(discriminator="type"),
 ]
 
@@ -312,6 +370,7 @@ ServerMessage = Annotated[
     | ConsultationEnded
     | Sdp
     | IceCandidate
+    | Saved
     | Pong
     | Error,
     Field(discriminator="type"),

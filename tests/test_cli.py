@@ -6,18 +6,12 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 
 import aiohttp
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.processes import free_port
 
 
 @pytest.mark.timeout(60)

@@ -24,6 +24,12 @@ CLIENT_EXAMPLES: list[BaseModel] = [
     m.HangUp(consultation_id=CID),
     m.Ping(id=9),
     m.Sdp(consultation_id=CID, sdp_type="offer", sdp="v=0\r\n"),
+    m.SaveNotes(consultation_id=CID, revision=3, text="当事人称<script>alert(1)</script>"),
+    m.SetOutcome(
+        consultation_id=CID, outcome=m.Outcome.LEGAL_AID_APPLICATION, detail="申请法律援助"
+    ),
+    m.Rate(consultation_id=CID, rating=5),
+    m.Hello(role=m.Role.LAWYER, identity="lawyer-1"),
     m.IceCandidate(
         consultation_id=CID,
         candidate="candidate:1 1 udp 1 127.0.0.1 9 typ host",
@@ -62,6 +68,7 @@ SERVER_EXAMPLES: list[BaseModel] = [
     m.ConsultationEnded(consultation_id=CID, reason=m.EndReason.HANG_UP),
     m.Sdp(consultation_id=CID, sdp_type="answer", sdp="v=0\r\n", seq=4),
     m.IceCandidate(consultation_id=CID, candidate=""),
+    m.Saved(consultation_id=CID, what="notes", revision=3, status="stale", ref=4),
     m.Pong(ref=9),
     m.Error(code=ErrorCode.FORBIDDEN, message="no", ref=2),
 ]

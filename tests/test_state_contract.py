@@ -465,3 +465,12 @@ async def test_delivery_catches_up_after_the_pubsub_connection_drops(
     await a.deliver("s", numbered)
     await a.deliver("s", numbered)
     assert await inbox.wait_for(3) == [(1, "m1"), (2, "m2"), (3, "m3")]
+
+
+@pytest.mark.timeout(10)
+async def test_counts_run_over_a_window_and_reset(state: SharedState) -> None:
+    assert [await state.count("signin:a", 60.0, now) for now in (0.0, 10.0, 59.0)] == [1, 2, 3]
+    assert await state.count("signin:a", 60.0, 60.0) == 1  # a new window
+    assert await state.count("signin:b", 60.0, 60.0) == 1
+    await state.reset_count("signin:a")
+    assert await state.count("signin:a", 60.0, 61.0) == 1

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from room.recording.segment_log import SegmentRecord
-from room.recording.segments import parse_segment_name, sha256_file
+from room.recording.segments import PARTIAL, parse_segment_name, sha256_file
 from room.recording.signing import public_key_hex
 
 MANIFEST: Final = "manifest.jsonl"
@@ -198,6 +198,8 @@ def verify(
         checks.append(SegmentCheck(name, str(entry.get("participant")), str(entry["status"]), ok))
 
     for name in _segment_files(directory):
+        if name.endswith(PARTIAL) and not finished:
+            continue  # being written now (or awaiting the restart that closes it)
         if name not in listed:
             problems.append(Problem("segment_unlisted", name, "on disk but not in the manifest"))
 

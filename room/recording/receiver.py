@@ -95,6 +95,54 @@ def check_aiortc_version() -> None:
         )
 
 
+class FrameAssembler(JitterBuffer):
+    """aiortc's video jitter buffer, reassembling frames in linear time.
+
+    aiortc's `_remove_frame` rescans every buffered packet from the oldest one on each
+    arrival: quadratic in a frame's packet count. Measured: a 1.2 MB keyframe (1,000 packets)
+    took 0.6 s of event loop, a 2.4 MB 4K keyframe 4 s. This one resumes where the last scan
+    stopped; what it delivers, and when, is unchanged (tests/recording/test_parts.py).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity, prefetch=0, is_video=True)
+        self._scanned = 0  # packets from the origin present, all of the first frame
+
+    def remove(self, count: int) -> None:
+        self._scanned = 0
+        super().remove(count)
+
+    def smart_remove(self, count: int) -> bool:
+        self._scanned = 0
+        return bool(super().smart_remove(count))
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        assert self._origin is not None
+        packets = self._packets
+        first = packets[self._origin % self._capacity]
+        timestamp = None if first is None else first.timestamp
+        count = self._scanned
+        while count < self._capacity:
+            packet = packets[(self._origin + count) % self._capacity]
+            if packet is None:
+                break
+            if packet.timestamp != timestamp:
+                assert timestamp is not None  # the slot at the origin holds a packet
+                # The next frame has begun: the one before it is complete.
+                frame = JitterFrame(
+                    data=b"".join(
+                        packets[(self._origin + i) % self._capacity]._data  # type: ignore[union-attr]
+                        for i in range(count)
+                    ),
+                    timestamp=timestamp,
+                )
+                self.remove(count)
+                return frame
+            count += 1
+        self._scanned = count
+        return None
+
+
 class _NoDecoderThread:
     """Stands where aiortc keeps its decoder thread: truthy, so frames are queued, and
     joinable, so aiortc's own shutdown path works unchanged."""
@@ -142,7 +190,7 @@ class PassthroughReceiver(RTCRtpReceiver):
         setattr(self, _P + "decoder_queue", _SinkQueue(self))
         setattr(self, _P + "timestamp_mapper", _RtpTimestamps())
         if kind == "video":
-            setattr(self, _P + "jitter_buffer", JitterBuffer(jitter_capacity, is_video=True))
+            setattr(self, _P + "jitter_buffer", FrameAssembler(jitter_capacity))
 
     @property
     def decoder_started(self) -> bool:

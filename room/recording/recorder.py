@@ -211,6 +211,8 @@ class Recorder:
         record = segment_record(self.recording_id, participant_id, self.directory, segment)
         # One at a time: manifest lines are chained in the order segments finished.
         async with self._report_lock:
+            if not self._manifest.started:  # start() was not awaited: the chain needs it
+                await asyncio.to_thread(self._manifest.start, utc_now())
             await self.store.add_segment(self._manifest, record)
         async with self._segment_added:
             self.segments.append(record)

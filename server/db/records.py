@@ -449,6 +449,27 @@ async def close_interrupted(db: Database, at: datetime) -> int:
         return len(ids)
 
 
+async def consultation_parties(
+    db: Database, consultation_id: str
+) -> tuple[str, str | None, bool] | None:
+    """(terminal identity, professional identity, ended) of a record, for authorization."""
+    if not CONSULTATION_ID_RE.match(consultation_id):
+        return None
+    async with db.sessions() as session:
+        row = (
+            await session.execute(
+                select(
+                    Consultation.terminal_identity,
+                    Consultation.professional_identity,
+                    Consultation.ended_at,
+                ).where(Consultation.id == consultation_id)
+            )
+        ).one_or_none()
+    if row is None:
+        return None
+    return row[0], row[1], row[2] is not None
+
+
 async def save_notes(
     db: Database,
     consultation_id: str,

@@ -27,6 +27,7 @@ class MemoryState:
         self._sinks: dict[str, Sink] = {}
         self._timers: dict[str, tuple[float, str]] = {}
         self._timer_heap: list[tuple[float, str]] = []
+        self._counts: dict[str, tuple[float, int]] = {}
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -125,6 +126,16 @@ class MemoryState:
                 return when
             heapq.heappop(self._timer_heap)
         return None
+
+    async def count(self, key: str, window: float, now: float) -> int:
+        start, n = self._counts.get(key, (now, 0))
+        if now - start >= window:
+            start, n = now, 0
+        self._counts[key] = (start, n + 1)
+        return n + 1
+
+    async def reset_count(self, key: str) -> None:
+        self._counts.pop(key, None)
 
     async def close(self) -> None:
         self._sinks.clear()

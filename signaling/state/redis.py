@@ -149,6 +149,18 @@ end
 return out
 """
 
+# KEYS: counter hash. ARGV: now, window. The window starts at the first count; the caller's
+# time decides when it has passed, so a test's clock works here as in memory.
+_COUNT = """
+local start = tonumber(redis.call('HGET', KEYS[1], 'start'))
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+if start == nil or now - start >= window then
+  redis.call('HSET', KEYS[1], 'start', ARGV[1], 'n', 0)
+end
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 60000)
+return redis.call('HINCRBY', KEYS[1], 'n', 1)
+"""
+
 
 class LockTimeout(TimeoutError):
     """A Redis lock could not be taken in time."""
@@ -177,6 +189,9 @@ class _Keys:
     @property
     def queue_counter(self) -> str:
         return f"{self.prefix}queue:counter"
+
+    def counter(self, key: str) -> str:
+        return f"{self.prefix}count:{key}"
 
     @property
     def timers(self) -> str:
@@ -239,6 +254,7 @@ class _Scripts:
         self.delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
         self.extend_lock = client.register_script(_EXTEND_LOCK)
         self.claim_due_timers = client.register_script(_CLAIM_DUE_TIMERS)
+        self.count = client.register_script(_COUNT)
 
 
 def _parse_outbox(items: list[str]) -> list[tuple[int, str]]:
@@ -597,6 +613,17 @@ class RedisState:
     async def next_timer_due(self) -> float | None:
         first = await self._redis.zrange(self._keys.timers, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
+
+    # -- counters -----------------------------------------------------------------------------
+
+    async def count(self, key: str, window: float, now: float) -> int:
+        n = await self._scripts.count(
+            keys=[self._keys.counter(key)], args=[repr(now), repr(window)]
+        )
+        return int(n)
+
+    async def reset_count(self, key: str) -> None:
+        await self._redis.delete(self._keys.counter(key))
 
     # -- shutdown ------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ and timestamps across an RTP wrap-around."""
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import aiortc
 import av
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
 
 from room.recording.bitstream import is_keyframe, picture_size
 from room.recording.clock import SlewedTime, TrackClock, extend, ntp_to_seconds
 from room.recording.feed import encode_audio, encode_video, feed
 from room.recording.pipeline import ParticipantPipeline, RecordingOptions
-from room.recording.receiver import AiortcVersionError, tap_receiver
+from room.recording.receiver import AiortcVersionError, FrameAssembler, tap_receiver
 from room.recording.segments import FinishedSegment
 
 
@@ -82,6 +85,55 @@ async def test_recording_across_rtp_wraparound_has_no_jump(tmp_path: Path) -> No
             pts = [p.pts for p in container.demux(stream) if p.pts is not None]
             container.seek(0)
             assert all(0 < b - a <= 40 for a, b in itertools.pairwise(pts))
+
+
+def _packets(seed: int, frames: int) -> list[RtpPacket]:
+    """A video stream's packets as a network delivers them: frames of 1-40 packets, some
+    lost, some late, some twice, and a jump or two in sequence numbers."""
+    rng = random.Random(seed)
+    out: list[RtpPacket] = []
+    sequence = rng.randrange(1 << 16)
+    for n in range(frames):
+        for _ in range(rng.choice([1, 2, 5, 40])):
+            packet = RtpPacket(payload_type=97, sequence_number=sequence, timestamp=n * 3000)
+            packet._data = rng.randbytes(rng.randrange(1, 20))  # type: ignore[attr-defined]
+            sequence = (sequence + 1) & 0xFFFF
+            roll = rng.random()
+            if roll < 0.03:
+                continue  # lost
+            out.append(packet)
+            if roll < 0.06:
+                out.append(packet)  # duplicated
+        if rng.random() < 0.01:
+            sequence = (sequence + rng.randrange(200, 2000)) & 0xFFFF
+    for i in range(0, len(out) - 3, 7):
+        if rng.random() < 0.3:
+            out[i], out[i + 2] = out[i + 2], out[i]  # reordered
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_frame_assembler_delivers_what_aiortc_delivers(seed: int) -> None:
+    ours, theirs = FrameAssembler(64), JitterBuffer(64, is_video=True)
+    for packet in _packets(seed, 400):
+        mine, reference = ours.add(packet), theirs.add(packet)
+        assert mine[0] == reference[0]
+        assert (mine[1] is None) == (reference[1] is None)
+        if mine[1] is not None and reference[1] is not None:
+            assert (mine[1].timestamp, mine[1].data) == (reference[1].timestamp, reference[1].data)
+
+
+def test_frame_assembler_takes_a_4k_keyframe_in_linear_time() -> None:
+    assembler = FrameAssembler(4096)
+    packets = [RtpPacket(payload_type=97, sequence_number=i, timestamp=0) for i in range(2000)]
+    packets.append(RtpPacket(payload_type=97, sequence_number=2000, timestamp=3000))
+    for packet in packets:
+        packet._data = bytes(1200)  # type: ignore[attr-defined]
+    start = time.process_time()
+    results = [assembler.add(p)[1] for p in packets]
+    # aiortc's own JitterBuffer takes seconds over this (quadratic): allow a loaded machine.
+    assert time.process_time() - start < 0.5
+    assert results[-1] is not None and len(results[-1].data) == 2000 * 1200
 
 
 @pytest.mark.timeout(30)
