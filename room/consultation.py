@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from room.call import Event, transition
-from signaling.messages import CallState, Kind, Language, Role
+from signaling.messages import CallState, Kind, Language, Priority, Role
 
 
 class Consultation(BaseModel):
@@ -21,6 +21,7 @@ class Consultation(BaseModel):
     language: Language
     kind: Kind
     requested_at: float
+    priority: Priority = Priority.NORMAL
     state: CallState = CallState.WAITING
     professional_session: str | None = None
     professional_identity: str | None = None

@@ -77,6 +77,7 @@ def init_app(
         HubSettings(
             grace_seconds=settings.grace_seconds,
             offer_timeout=settings.offer_timeout,
+            wrap_up_seconds=settings.wrap_up_seconds,
             ice_servers=tuple(IceServer(urls=[u]) for u in settings.ice_servers),
         ),
         message_permissions(),

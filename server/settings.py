@@ -25,6 +25,12 @@ def _positive(value: float) -> float:
     return value
 
 
+def _nonnegative(value: float) -> float:
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 def _port(value: int) -> int:
     if not 0 <= value <= 65535:
         raise ValueError("must be a port number, 0-65535 (0 picks a free one)")
@@ -104,6 +110,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "offer_timeout", float, 20.0, "seconds a professional has to answer an offer", _positive
     ),
+    Setting(
+        "wrap_up_seconds",
+        float,
+        30.0,
+        "after a call, seconds before the professional's next offer (saving the outcome ends it)",
+        _nonnegative,
+    ),
     Setting("hello_timeout", float, 10.0, "seconds a new websocket has to sign in", _positive),
     Setting("rate_per_second", float, 20.0, "messages per second a connection may send", _positive),
     Setting("rate_burst", int, 40, "messages a connection may send in a burst", _positive),
@@ -134,6 +147,7 @@ class Settings:
     ice_servers: tuple[str, ...]
     grace_seconds: float
     offer_timeout: float
+    wrap_up_seconds: float
     hello_timeout: float
     rate_per_second: float
     rate_burst: int
@@ -192,7 +206,9 @@ def validate(settings: Settings) -> None:
         if path and not Path(path).is_file():
             raise SettingsError(f"TLS file {path} does not exist")
     if settings.redis and not settings.redis.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"--redis={settings.redis!r}: expected a redis://, rediss:// or unix:// URL")
+        raise SettingsError(
+            f"--redis={settings.redis!r}: expected a redis://, rediss:// or unix:// URL"
+        )
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(
             f"--log-level={settings.log_level!r}: use DEBUG, INFO, WARNING or ERROR"

@@ -78,6 +78,7 @@ class Peer(Protocol):
 class HubSettings:
     grace_seconds: float = 30.0
     offer_timeout: float = 20.0
+    wrap_up_seconds: float = 30.0
     ice_servers: tuple[IceServer, ...] = ()
 
 
@@ -102,7 +103,12 @@ class Hub:
         self.directory = directory
         self.timers = Timers(state, clock)
         self.pairing = Pairing(
-            state, clock, self.timers, settings.offer_timeout, journal or NoJournal()
+            state,
+            clock,
+            self.timers,
+            settings.offer_timeout,
+            journal or NoJournal(),
+            settings.wrap_up_seconds,
         )
         # Sessions attached to a websocket of this instance, to displace one on resume.
         self._peers: dict[str, Peer] = {}
@@ -152,6 +158,8 @@ class Hub:
             display_name=who.display_name,
             resume_token_hash=_hash_token(token),
             free_since=self.clock.now(),
+            topics=who.topics,
+            languages=who.languages,
         )
         await self.state.put_session(session)
         peer.reply(
@@ -421,6 +429,7 @@ class Hub:
             msg.consultation_id, msg.outcome, msg.detail, session.identity, self.clock.now()
         )
         peer.reply(Saved(consultation_id=msg.consultation_id, what="outcome", ref=msg.id))
+        await self.pairing.end_wrap_up(session)
 
     async def _rate(self, peer: Peer, session: SessionRecord, msg: Rate) -> None:
         parties = await self._parties(session, msg.consultation_id, "village")

@@ -10,7 +10,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
-from signaling.messages import Role
+from signaling.messages import Language, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,9 @@ class Identity:
     role: Role
     identity: str
     display_name: str
+    # What a professional takes; empty: every topic, every language.
+    topics: tuple[str, ...] = ()
+    languages: tuple[Language, ...] = ()
 
 
 class Directory(Protocol):

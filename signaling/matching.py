@@ -4,21 +4,11 @@ qualified professional. Pure functions over snapshots, so every backend matches 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from signaling.messages import Kind, Language, Role
-
-
-class Priority(enum.StrEnum):
-    NORMAL = "normal"
-    ELDERLY = "elderly"  # 70 and over
-    DISABLED = "disabled"
-    MINOR = "minor"
-    URGENT = "urgent"  # e.g. domestic violence
-
+from signaling.messages import Kind, Language, Priority, Role
 
 # A head start in seconds of waiting: a request of a higher class goes first, but one that has
 # waited longer than the difference overtakes it, so no request starves.
@@ -50,6 +40,8 @@ class Want:
     passed_by: frozenset[str] = frozenset()
     # No professional with the language was free for too long: any language will do.
     any_language: bool = False
+    # Place in the arrival queue: the last tie-breaker (two requests in the same instant).
+    sequence: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +61,7 @@ def score(want: Want, now: float) -> float:
 
 
 def queue_order(wants: Iterable[Want], now: float) -> list[Want]:
-    return sorted(wants, key=lambda w: (-score(w, now), w.arrived_at, w.request_id))
+    return sorted(wants, key=lambda w: (-score(w, now), w.arrived_at, w.sequence))
 
 
 def qualified(pro: Free, want: Want) -> bool:

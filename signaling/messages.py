@@ -59,6 +59,16 @@ class CallState(enum.StrEnum):
     ENDED = "ended"
 
 
+class Priority(enum.StrEnum):
+    """A request's priority class; the dispatch gives each a head start (signaling/matching)."""
+
+    NORMAL = "normal"
+    ELDERLY = "elderly"  # 70 and over
+    DISABLED = "disabled"
+    MINOR = "minor"
+    URGENT = "urgent"  # e.g. domestic violence
+
+
 class EndReason(enum.StrEnum):
     HANG_UP = "hang_up"
     CANCELLED = "cancelled"
@@ -125,6 +135,7 @@ class RequestConsultation(_ClientMessage):
     language: Language
     # Unset: the topic's usual kind (a neighbour dispute goes to a mediator).
     kind: Kind | None = None
+    priority: Priority = Priority.NORMAL
 
 
 class CancelRequest(_ClientMessage):
@@ -275,8 +286,13 @@ class OfferWithdrawn(_ServerMessage):
 
 
 class DutyState(_ServerMessage):
+    """`paused`: taken off duty for letting an offer go unanswered, until they come back.
+    `wrap_up_seconds`: after a call, how long until the next offer (saving the outcome ends it)."""
+
     type: Literal["duty_state"] = "duty_state"
     on_duty: bool
+    paused: bool = False
+    wrap_up_seconds: float | None = None
 
 
 class RoomJoined(_ServerMessage):

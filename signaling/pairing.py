@@ -16,13 +16,16 @@ from room.consultation import Consultation
 from signaling.clock import Clock
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.journal import Journal
+from signaling.matching import KIND_ROLE, Free, Want, match, positions
 from signaling.messages import (
     CallState,
     CallStateChanged,
     ConsultationEnded,
     ConsultationOffer,
+    DutyState,
     EndReason,
     Kind,
+    Language,
     OfferWithdrawn,
     RequestConsultation,
     Role,
@@ -38,7 +41,6 @@ from signaling.topics import Professional, topic
 log = logging.getLogger(__name__)
 
 DISPATCH_LOCK = "dispatch"
-KIND_ROLE = {Kind.CONSULTATION: Role.LAWYER, Kind.MEDIATION: Role.MEDIATOR}
 PROFESSIONAL_KIND = {Professional.LAWYER: Kind.CONSULTATION, Professional.MEDIATOR: Kind.MEDIATION}
 IN_ROOM = (CallState.JOINED, CallState.NEGOTIATING, CallState.CONNECTED)
 
@@ -55,13 +57,16 @@ class Pairing:
         timers: Timers,
         offer_timeout: float,
         journal: Journal,
+        wrap_up_seconds: float = 0.0,
     ) -> None:
         self._state = state
+        self.wrap_up_seconds = wrap_up_seconds
         self.journal = journal
         self._clock = clock
         self._timers = timers
         self._offer_timeout = offer_timeout
         timers.on("offer", self._offer_expired)
+        timers.on("wrapup", self._wrap_up_over)
 
     async def consultation_of(self, session: SessionRecord, consultation_id: str) -> Consultation:
         """The consultation if this session takes part in it; not_found otherwise, so a stranger
@@ -89,6 +94,7 @@ class Pairing:
                 language=msg.language,
                 kind=kind,
                 requested_at=self._clock.now(),
+                priority=msg.priority,
             )
             # The record first: a request the database never saw is not offered to anyone.
             await self.journal.requested(c, c.requested_at)
@@ -114,49 +120,38 @@ class Pairing:
         return c
 
     async def dispatch(self) -> None:
-        """Offer waiting requests to free professionals, then tell the rest where they stand."""
+        """Offer waiting requests to free professionals (signaling/matching decides who gets
+        what), then tell the rest where they stand."""
         async with self._state.lock(DISPATCH_LOCK):
-            free = sorted(
-                [
-                    s
-                    async for s in self._state.sessions()
-                    if s.role is not Role.VILLAGE
-                    and s.on_duty
-                    and s.connected
-                    and s.consultation_id is None
-                ],
-                key=lambda s: s.free_since,
-            )
+            now = self._clock.now()
             on_duty: dict[Role, int] = {}
+            free: dict[str, SessionRecord] = {}
             async for s in self._state.sessions():
-                if s.role is not Role.VILLAGE and s.on_duty and s.connected:
-                    on_duty[s.role] = on_duty.get(s.role, 0) + 1
-            queue = [
-                c
-                for cid in await self._state.waiting()
-                if (c := await self._state.get_consultation(cid))
-            ]
-            still_waiting: list[Consultation] = []
-            for c in sorted(queue, key=lambda c: c.requested_at):
-                role = KIND_ROLE[c.kind]
-                pro = next(
-                    (p for p in free if p.role is role and p.identity not in c.passed_by), None
-                )
-                if c.state is not CallState.WAITING or pro is None:
-                    still_waiting.append(c)
+                if s.role is Role.VILLAGE or not (s.on_duty and s.connected):
                     continue
-                free.remove(pro)
-                await self._offer(c, pro)
-            for position, c in enumerate(still_waiting, start=1):
+                on_duty[s.role] = on_duty.get(s.role, 0) + 1
+                if s.consultation_id is None and s.wrap_up_until <= now:
+                    free[s.identity] = s
+            queue = {
+                c.consultation_id: c
+                for cid in await self._state.waiting()
+                if (c := await self._state.get_consultation(cid)) and c.state is CallState.WAITING
+            }
+            wants = [_want(c, n) for n, c in enumerate(queue.values())]
+            for want, pro in match(wants, [_free(s) for s in free.values()], now):
+                await self._offer(queue.pop(want.request_id), free.pop(pro.identity))
+            left = [w for w in wants if w.request_id in queue]
+            for cid, position in positions(left, now).items():
+                c = queue[cid]
                 role = KIND_ROLE[c.kind]
                 await send(
                     self._state,
                     c.village_session,
                     Waiting(
-                        consultation_id=c.consultation_id,
+                        consultation_id=cid,
                         position=position,
                         professionals_on_duty=on_duty.get(role, 0),
-                        professionals_free=sum(1 for p in free if p.role is role),
+                        professionals_free=sum(1 for p in free.values() if p.role is role),
                     ),
                 )
 
@@ -244,8 +239,15 @@ class Pairing:
 
     async def _offer_expired(self, consultation_id: str, _payload: str) -> None:
         c = await self._state.get_consultation(consultation_id)
-        if c is not None and c.state is CallState.RINGING:
+        if c is not None and c.state is CallState.RINGING and c.professional_session:
+            # One who lets an offer ring out is away: paused until they come back (as Asterisk's
+            # autopause), so the next request is not offered to an empty chair.
+            missed = c.professional_session
             await self._pass(c, "timeout")
+            pro = await self._state.get_session(missed)
+            if pro is not None:
+                await self._state.put_session(pro.model_copy(update={"on_duty": False}))
+                await send(self._state, missed, DutyState(on_duty=False, paused=True))
 
     async def pass_offer(self, session: SessionRecord, reason: WithdrawReason) -> None:
         """The ringing professional went off duty or dropped: the offer moves on at once."""
@@ -291,23 +293,49 @@ class Pairing:
         )
         await self.dispatch()
 
-    async def _free(self, session_id: str) -> None:
+    async def _free(self, session_id: str, wrap_up: float = 0.0) -> None:
         pro = await self._state.get_session(session_id)
         if pro is not None:
+            now = self._clock.now()
             await self._state.put_session(
-                pro.model_copy(update={"consultation_id": None, "free_since": self._clock.now()})
+                pro.model_copy(
+                    update={
+                        "consultation_id": None,
+                        "free_since": now + wrap_up,
+                        "wrap_up_until": now + wrap_up,
+                    }
+                )
             )
+
+    async def end_wrap_up(self, session: SessionRecord) -> None:
+        """The professional saved the outcome: ready for the next request."""
+        current = await self._state.get_session(session.session_id)
+        if current is not None and current.wrap_up_until > self._clock.now():
+            now = self._clock.now()
+            await self._state.put_session(
+                current.model_copy(update={"wrap_up_until": now, "free_since": now})
+            )
+            await self._timers.cancel("wrapup", session.session_id)
+            await self.dispatch()
+
+    async def _wrap_up_over(self, session_id: str, _payload: str) -> None:
+        await self.dispatch()
 
     async def end(self, c: Consultation, event: Event, reason: EndReason) -> None:
         """End the consultation for everyone in it and forget it."""
         async with self._state.lock(DISPATCH_LOCK):
             ringing = c.professional_session if c.state is CallState.RINGING else None
+            was_in_room = c.state in IN_ROOM
             c = c.moved(event)
             await self._state.delete_consultation(c.consultation_id)
             await self._timers.cancel("offer", c.consultation_id)
-            for sid in (c.village_session, c.professional_session):
-                if sid is not None:
-                    await self._free(sid)
+            await self._free(c.village_session)
+            # After a call the professional writes it up before the next one.
+            wrap_up = self.wrap_up_seconds if was_in_room else 0.0
+            if c.professional_session is not None:
+                await self._free(c.professional_session, wrap_up)
+                if wrap_up:
+                    await self._timers.set("wrapup", c.professional_session, wrap_up)
         log.info("consultation=%s ended: %s", c.consultation_id, reason)
         await self.journal.ended(c.consultation_id, reason, self._clock.now())
         if ringing is not None:
@@ -329,6 +357,12 @@ class Pairing:
                 sid,
                 ConsultationEnded(consultation_id=c.consultation_id, reason=reason),
             )
+        if wrap_up and c.professional_session is not None:
+            await send(
+                self._state,
+                c.professional_session,
+                DutyState(on_duty=True, wrap_up_seconds=wrap_up),
+            )
         await self.dispatch()
 
     async def broadcast_state(self, c: Consultation) -> None:
@@ -336,6 +370,29 @@ class Pairing:
             await send(
                 self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
             )
+
+
+def _want(c: Consultation, sequence: int) -> Want:
+    return Want(
+        sequence=sequence,
+        request_id=c.consultation_id,
+        kind=c.kind,
+        topic=c.topic,
+        language=c.language,
+        priority=c.priority,
+        arrived_at=c.requested_at,
+        passed_by=frozenset(c.passed_by),
+    )
+
+
+def _free(s: SessionRecord) -> Free:
+    return Free(
+        identity=s.identity,
+        role=s.role,
+        topics=frozenset(s.topics),
+        languages=frozenset(s.languages or tuple(Language)),
+        free_since=s.free_since,
+    )
 
 
 def _utc(ts: float) -> datetime:

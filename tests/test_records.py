@@ -39,6 +39,7 @@ async def test_the_record_follows_the_call(lawroom: RunningServer) -> None:
     first = await Wire.signed_in(lawroom, "lawyer-2")
     await first.send({"type": "set_duty", "on_duty": True})
     await first.next_of("duty_state")
+    lawroom.clock.advance(1)
     lawyer = await Wire.signed_in(lawroom, "lawyer-1")
     await lawyer.send({"type": "set_duty", "on_duty": True})
     await lawyer.next_of("duty_state")
@@ -129,7 +130,8 @@ async def test_revoking_a_terminal_mid_call_ends_it_for_both(lawroom: RunningSer
     while frame.type.name == "TEXT":
         frame = await village.ws.receive(timeout=1.0)
     assert village.ws.close_code == 4003
-    # The lawyer is free again.
+    # The lawyer is free again once the wrap-up time has passed.
+    lawroom.clock.advance(lawroom.settings.wrap_up_seconds + 1)
     again = await Wire.signed_in(lawroom, "village-2")
     await again.send({"type": "request_consultation", "topic": "labour", "language": "zh"})
     assert (await lawyer.next_of("consultation_offer"))["village"] == "乌兰村法律服务室"

@@ -9,7 +9,7 @@ import pytest
 
 from server.app import STATE_KEY
 from signaling.client import SignalingError
-from signaling.messages import CallState, EndReason, IceCandidate
+from signaling.messages import CallState, EndReason, IceCandidate, Outcome, SetOutcome
 from tests.conftest import RunningServer
 from tests.peers import desk, village
 from tests.wire import Wire
@@ -93,6 +93,12 @@ async def test_dropped_and_not_resumed(lawroom: RunningServer) -> None:
         assert [s.identity for s in sessions] == ["lawyer-1"]
         assert sessions[0].consultation_id is None
         assert await state.waiting() == []
+        # The lawyer writes the call up (which ends the wrap-up): no timer is left either.
+        await lawyer.client.send(
+            SetOutcome(consultation_id=lawyer.consultation_id or "", outcome=Outcome.OTHER)
+        )
+        async with asyncio.timeout(10):
+            await lawyer.message_seen("saved")
         assert await state.next_timer_due() is None
         # Too late to resume: the terminal is told plainly and must sign in again.
         with pytest.raises(SignalingError) as info:

@@ -38,4 +38,6 @@ class DbDirectory:
         account = await accounts.authenticate_token(self._db, identity, token, self._now())
         if account is None or _ROLE_OF_ACCOUNT.get(account.role) is not role:
             return None
-        return Identity(role, account.username, account.display_name)
+        return Identity(
+            role, account.username, account.display_name, account.topics, account.languages
+        )

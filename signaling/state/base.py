@@ -14,7 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from room.consultation import Consultation
-from signaling.messages import Role
+from signaling.messages import Language, Role
 
 # Called with (seq, text) for each message delivered to an attached session.
 Sink = Callable[[int, str], Awaitable[None]]
@@ -36,6 +36,11 @@ class SessionRecord(BaseModel):
     consultation_id: str | None = None
     # When the professional last became free: the longest idle is offered first.
     free_since: float = 0.0
+    # What they take (from their account; empty: everything).
+    topics: tuple[str, ...] = ()
+    languages: tuple[Language, ...] = ()
+    # After a call, no offers until then (saving the outcome ends it sooner).
+    wrap_up_until: float = 0.0
 
 
 class SharedState(Protocol):
