@@ -22,6 +22,11 @@ class Consultation(BaseModel):
     kind: Kind
     requested_at: float
     priority: Priority = Priority.NORMAL
+    # Widened to professionals of any language (an interpreter is needed).
+    any_language: bool = False
+    # The last `waiting` update sent, to send only changes and at most one a second.
+    last_update: tuple[int, int, int, int | None] | None = None
+    last_update_at: float = 0.0
     state: CallState = CallState.WAITING
     professional_session: str | None = None
     professional_identity: str | None = None

@@ -78,6 +78,7 @@ def init_app(
             grace_seconds=settings.grace_seconds,
             offer_timeout=settings.offer_timeout,
             wrap_up_seconds=settings.wrap_up_seconds,
+            escalate_after=settings.escalate_after,
             ice_servers=tuple(IceServer(urls=[u]) for u in settings.ice_servers),
         ),
         message_permissions(),

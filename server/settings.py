@@ -117,6 +117,14 @@ SETTINGS: tuple[Setting, ...] = (
         "after a call, seconds before the professional's next offer (saving the outcome ends it)",
         _nonnegative,
     ),
+    Setting(
+        "escalate_after",
+        float,
+        300.0,
+        "seconds a request waits for its language before any qualified professional may take it"
+        " (with an interpreter)",
+        _positive,
+    ),
     Setting("hello_timeout", float, 10.0, "seconds a new websocket has to sign in", _positive),
     Setting("rate_per_second", float, 20.0, "messages per second a connection may send", _positive),
     Setting("rate_burst", int, 40, "messages a connection may send in a burst", _positive),
@@ -148,6 +156,7 @@ class Settings:
     grace_seconds: float
     offer_timeout: float
     wrap_up_seconds: float
+    escalate_after: float
     hello_timeout: float
     rate_per_second: float
     rate_burst: int

@@ -79,6 +79,7 @@ class HubSettings:
     grace_seconds: float = 30.0
     offer_timeout: float = 20.0
     wrap_up_seconds: float = 30.0
+    escalate_after: float = 300.0
     ice_servers: tuple[IceServer, ...] = ()
 
 
@@ -109,6 +110,7 @@ class Hub:
             settings.offer_timeout,
             journal or NoJournal(),
             settings.wrap_up_seconds,
+            settings.escalate_after,
         )
         # Sessions attached to a websocket of this instance, to displace one on resume.
         self._peers: dict[str, Peer] = {}

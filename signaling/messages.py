@@ -257,11 +257,15 @@ class Resumed(_ServerMessage):
 
 
 class Waiting(_ServerMessage):
+    """Where a waiting request stands; sent when it changes, at most once a second."""
+
     type: Literal["waiting"] = "waiting"
     consultation_id: str
     position: int
     professionals_on_duty: int
     professionals_free: int
+    # From recent handling times of this topic and who is on duty; None: no estimate yet.
+    estimated_wait_seconds: int | None = None
 
 
 class ConsultationOffer(_ServerMessage):
@@ -272,6 +276,9 @@ class ConsultationOffer(_ServerMessage):
     kind: Kind
     village: str
     requested_at: datetime
+    priority: Priority = Priority.NORMAL
+    # Nobody with the villager's language was free for too long: widened to anyone qualified.
+    interpreter_needed: bool = False
 
 
 WithdrawReason = Literal[

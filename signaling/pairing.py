@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import deque
 from datetime import UTC, datetime
 
 from room.call import Event
@@ -58,15 +59,21 @@ class Pairing:
         offer_timeout: float,
         journal: Journal,
         wrap_up_seconds: float = 0.0,
+        escalate_after: float = 300.0,
     ) -> None:
         self._state = state
         self.wrap_up_seconds = wrap_up_seconds
+        self.escalate_after = escalate_after
+        # Recent call lengths per topic, for the villager's estimated wait (this instance's).
+        self._handled: dict[str, deque[float]] = {}
         self.journal = journal
         self._clock = clock
         self._timers = timers
         self._offer_timeout = offer_timeout
         timers.on("offer", self._offer_expired)
         timers.on("wrapup", self._wrap_up_over)
+        timers.on("escalate", self._escalate)
+        timers.on("update", self._update_due)
 
     async def consultation_of(self, session: SessionRecord, consultation_id: str) -> Consultation:
         """The consultation if this session takes part in it; not_found otherwise, so a stranger
@@ -103,6 +110,7 @@ class Pairing:
             await self._state.put_session(
                 current.model_copy(update={"consultation_id": c.consultation_id})
             )
+            await self._timers.set("escalate", c.consultation_id, self.escalate_after)
         log.info(
             "consultation=%s requested by %s topic=%s language=%s kind=%s",
             c.consultation_id,
@@ -144,16 +152,62 @@ class Pairing:
             for cid, position in positions(left, now).items():
                 c = queue[cid]
                 role = KIND_ROLE[c.kind]
-                await send(
-                    self._state,
-                    c.village_session,
-                    Waiting(
-                        consultation_id=cid,
-                        position=position,
-                        professionals_on_duty=on_duty.get(role, 0),
-                        professionals_free=sum(1 for p in free.values() if p.role is role),
-                    ),
+                staffed = on_duty.get(role, 0)
+                update = (
+                    position,
+                    staffed,
+                    sum(1 for p in free.values() if p.role is role),
+                    self._estimate(c.topic, position, staffed),
                 )
+                await self._tell_waiting(c, update, now)
+
+    async def _tell_waiting(
+        self, c: Consultation, update: tuple[int, int, int, int | None], now: float
+    ) -> None:
+        """Send the villager a changed `waiting`, coalesced to at most one a second."""
+        if update == c.last_update:
+            return
+        if now - c.last_update_at < 1.0:
+            await self._timers.set("update", c.consultation_id, c.last_update_at + 1.0 - now)
+            return
+        await self._state.put_consultation(
+            c.model_copy(update={"last_update": update, "last_update_at": now})
+        )
+        position, staffed, free, estimate = update
+        await send(
+            self._state,
+            c.village_session,
+            Waiting(
+                consultation_id=c.consultation_id,
+                position=position,
+                professionals_on_duty=staffed,
+                professionals_free=free,
+                estimated_wait_seconds=estimate,
+            ),
+        )
+
+    def _estimate(self, topic: str, position: int, staffed: int) -> int | None:
+        """Seconds until this request is likely answered: the requests ahead of it, shared among
+        those on duty, each as long as recent calls on this topic (or any topic)."""
+        recent = self._handled.get(topic) or [d for q in self._handled.values() for d in q]
+        if not recent or staffed == 0:
+            return None
+        ahead = position - 1
+        return round((ahead // staffed + 0.5) * sum(recent) / len(recent))
+
+    async def _update_due(self, consultation_id: str, _payload: str) -> None:
+        await self.dispatch()
+
+    async def _escalate(self, consultation_id: str, _payload: str) -> None:
+        """Nobody with the villager's language answered in time: any qualified professional
+        will do, with an interpreter."""
+        async with self._state.lock(DISPATCH_LOCK):
+            c = await self._state.get_consultation(consultation_id)
+            if c is None or c.state is CallState.ENDED or c.any_language:
+                return
+            await self._state.put_consultation(c.model_copy(update={"any_language": True}))
+        log.info("consultation=%s widened to any language (interpreter needed)", consultation_id)
+        await self.dispatch()
 
     async def _offer(self, c: Consultation, pro: SessionRecord) -> None:
         c = c.moved(
@@ -179,6 +233,8 @@ class Pairing:
                 kind=c.kind,
                 village=c.village_name,
                 requested_at=_utc(c.requested_at),
+                priority=c.priority,
+                interpreter_needed=bool(pro.languages) and c.language not in pro.languages,
             ),
         )
         await send(
@@ -326,9 +382,14 @@ class Pairing:
         async with self._state.lock(DISPATCH_LOCK):
             ringing = c.professional_session if c.state is CallState.RINGING else None
             was_in_room = c.state in IN_ROOM
+            if was_in_room and c.answered_at is not None:
+                lengths = self._handled.setdefault(c.topic, deque(maxlen=20))
+                lengths.append(self._clock.now() - c.answered_at)
             c = c.moved(event)
             await self._state.delete_consultation(c.consultation_id)
             await self._timers.cancel("offer", c.consultation_id)
+            await self._timers.cancel("escalate", c.consultation_id)
+            await self._timers.cancel("update", c.consultation_id)
             await self._free(c.village_session)
             # After a call the professional writes it up before the next one.
             wrap_up = self.wrap_up_seconds if was_in_room else 0.0
@@ -382,6 +443,7 @@ def _want(c: Consultation, sequence: int) -> Want:
         priority=c.priority,
         arrived_at=c.requested_at,
         passed_by=frozenset(c.passed_by),
+        any_language=c.any_language,
     )
 
 

@@ -129,3 +129,59 @@ async def test_wrap_up_ends_by_itself(lawroom: RunningServer) -> None:
     assert (await lawyer.next_of("consultation_offer"))["consultation_id"] == second_id
     for w in (lawyer, first, second):
         await w.close()
+
+
+async def test_no_one_with_the_language_widens_to_anyone_with_an_interpreter(
+    lawroom: RunningServer,
+) -> None:
+    db = database(lawroom.server.app)
+    await accounts.create_account(
+        db,
+        username="lawyer-zh",
+        role=AccountRole.LAWYER,
+        display_name="刘律师",
+        password="lawyer-zh-password",
+        languages=("zh",),
+        actor=Actor.cli(),
+        at=utcnow(),
+    )
+    token = await accounts.issue_token(db, "lawyer-zh", actor=Actor.cli(), at=utcnow())
+    lawyer = await Wire.open(lawroom)
+    await lawyer.send({"type": "hello", "role": "lawyer", "identity": "lawyer-zh", "token": token})
+    await lawyer.next_of("welcome")
+    await lawyer.send({"type": "set_duty", "on_duty": True})
+    await lawyer.next_of("duty_state")
+    terminal = await Wire.signed_in(lawroom, "village-1")
+    await terminal.send({"type": "request_consultation", "topic": "labour", "language": "mn"})
+    await terminal.next_of("waiting")
+    lawroom.clock.advance(lawroom.settings.escalate_after + 0.1)
+    offer = await lawyer.next_of("consultation_offer")
+    assert (offer["language"], offer["interpreter_needed"]) == ("mn", True)
+    for w in (lawyer, terminal):
+        await w.close()
+
+
+async def test_waiting_updates_carry_an_estimate_and_come_at_most_once_a_second(
+    lawroom: RunningServer,
+) -> None:
+    lawyer = await on_duty(lawroom, "lawyer-1")
+    # One call of 120 s on this topic gives the estimate something to go on.
+    first, cid = await asks(lawroom, "village-1", "labour")
+    await lawyer.next_of("consultation_offer")
+    await lawyer.send({"type": "accept", "consultation_id": cid})
+    await first.next_of("room_joined")
+    lawroom.clock.advance(120)
+    await first.send({"type": "hang_up", "consultation_id": cid})
+    await lawyer.next_of("consultation_ended")
+    waiting, _ = await asks(lawroom, "village-2", "labour")
+    update = await waiting.next_of("waiting")
+    assert (update["position"], update["estimated_wait_seconds"]) == (1, 60)
+    # The lawyer goes off duty in the same second: that change waits for the second to pass.
+    await lawyer.send({"type": "set_duty", "on_duty": False})
+    await lawyer.next_of("duty_state")
+    assert (await waiting.ask({"type": "ping", "id": 1}))["type"] == "pong"
+    lawroom.clock.advance(1.0)
+    later = await waiting.next_of("waiting")
+    assert (later["professionals_on_duty"], later.get("estimated_wait_seconds")) == (0, None)
+    for w in (lawyer, first, waiting):
+        await w.close()
