@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import call_setup, recording
+from bench import advisor_quality, call_setup, recording
 
 
 def main() -> int:
     # A failed goal in any benchmark fails the whole run, so CI can gate on it.
-    return max([call_setup.main([]), recording.main([])])
+    return max([call_setup.main([]), recording.main([]), advisor_quality.main([])])
 
 
 if __name__ == "__main__":

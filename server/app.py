@@ -14,6 +14,8 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from advisor.advice import Advisor
+from advisor.web import setup_advisor
 from server import revocations
 from server.auth import AUTH_KEY, setup_auth
 from server.authz import message_permissions
@@ -26,6 +28,7 @@ from server.enrol import setup_enrol
 from server.journal import DbJournal
 from server.pages import setup_pages
 from server.settings import Settings
+from server.stats import setup_stats
 from server.supervisor import setup_supervisor
 from signaling.clock import Clock, SystemClock
 from signaling.connection import ConnectionSettings, websocket_handler
@@ -61,6 +64,7 @@ def init_app(
     clock: Clock | None = None,
     directory: Directory | None = None,
     state: SharedState | None = None,
+    advisor: Advisor | None = None,
 ) -> web.Application:
     """Build the application. Tests pass a ManualClock; accounts will pass their directory."""
     app = web.Application(middlewares=[forwarded_middleware(settings.trusted_proxy)])
@@ -99,6 +103,9 @@ def init_app(
     setup_auth(app)
     setup_enrol(app)
     setup_supervisor(app)
+    setup_stats(app)
+    # Building the advisor's index takes seconds of CPU: tests hand in one built once.
+    setup_advisor(app, advisor=advisor)
     app.cleanup_ctx.append(open_storage)
     app.cleanup_ctx.append(run_timers)
     app.on_shutdown.append(close_connections)

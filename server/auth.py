@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Final
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from server.authz import (
     ANONYMOUS,
+    CSRF_EXEMPT,
     PRINCIPAL_KEY,
     WHO_KEY,
     Principal,
@@ -63,8 +65,12 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNRESOLVED: Final = frozenset(
     {"GET /static", "GET /healthz", "GET /protocol/schema.json", "GET /ws"}
 )
-_WHO_OF_ROLE: Final = {"lawyer": Who.LAWYER, "mediator": Who.MEDIATOR, "supervisor": Who.SUPERVISOR}
-_HOME: Final = {Who.SUPERVISOR: "/supervisor", Who.LAWYER: "/lawyer", Who.MEDIATOR: "/lawyer"}
+_WHO_OF_ROLE: Final = MappingProxyType(
+    {"lawyer": Who.LAWYER, "mediator": Who.MEDIATOR, "supervisor": Who.SUPERVISOR}
+)
+_HOME: Final = MappingProxyType(
+    {Who.SUPERVISOR: "/supervisor", Who.LAWYER: "/lawyer", Who.MEDIATOR: "/lawyer"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +179,13 @@ class Auth:
         if authorization and not cookies_only:
             return Resolved(await self._bearer(authorization), None, None)
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        username, sep, token = cookie.partition(":")
-        if sep and username and token:
-            account = await accounts.authenticate_token(self._db(), username, token, self._now())
-            who = None if account is None else _WHO_OF_ROLE.get(account.role.value)
-            if account is not None and who is not None:
-                principal = Principal(
-                    who, account.username, account.display_name, self.csrf_token_for(cookie)
-                )
-                return Resolved(principal, None, token)
+        session = await self._session(cookie)
+        if session is not None:
+            account, who, token = session
+            principal = Principal(
+                who, account.username, account.display_name, self.csrf_token_for(cookie)
+            )
+            return Resolved(principal, None, token)
         if _PRE_SESSION_RE.fullmatch(cookie):
             return Resolved(
                 Principal(Who.ANONYMOUS, csrf_token=self.csrf_token_for(cookie)), None, None
@@ -192,6 +196,15 @@ class Auth:
         return Resolved(
             Principal(Who.ANONYMOUS, csrf_token=self.csrf_token_for(fresh)), fresh, None
         )
+
+    async def _session(self, cookie: str) -> tuple[accounts.AccountView, Who, str] | None:
+        """The account a session cookie (`USERNAME:TOKEN`) signs in, if it is live."""
+        username, sep, token = cookie.partition(":")
+        if not (sep and username and token):
+            return None
+        account = await accounts.authenticate_token(self._db(), username, token, self._now())
+        who = None if account is None else _WHO_OF_ROLE.get(account.role.value)
+        return None if account is None or who is None else (account, who, token)
 
     async def _bearer(self, authorization: str) -> Principal:
         """`Authorization: Bearer IDENTITY:TOKEN`: a terminal's device token or an account token
@@ -213,10 +226,18 @@ class Auth:
     async def request_identity(self, request: web.Request) -> Identity | None:
         """Who a page's websocket is, from its session cookie: a lawyer or a mediator (the
         others do not talk in calls; terminals sign in with their device token)."""
-        principal = (await self.resolve(request, cookies_only=True)).principal
-        if principal.who not in (Who.LAWYER, Who.MEDIATOR) or principal.name is None:
+        session = await self._session(request.cookies.get(SESSION_COOKIE, ""))
+        if session is None or session[1] not in (Who.LAWYER, Who.MEDIATOR):
             return None
-        return Identity(Role(principal.who.value), principal.name, principal.display_name)
+        account, who, _ = session
+        # As the database's directory has it for a token: what the professional takes.
+        return Identity(
+            Role(who.value),
+            account.username,
+            account.display_name,
+            topics=account.topics,
+            languages=account.languages,
+        )
 
     def session_middleware(self) -> Middleware:
         @web.middleware
@@ -240,7 +261,8 @@ class Auth:
 
         @web.middleware
         async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if request.method in SAFE_METHODS or request_key(request) is None:
+            key = request_key(request)
+            if request.method in SAFE_METHODS or key is None or key in CSRF_EXEMPT:
                 return await handler(request)
             principal = request.get(PRINCIPAL_KEY, ANONYMOUS)
             if principal.bearer:

@@ -94,6 +94,15 @@ TABLE: Mapping[str, frozenset[Who]] = MappingProxyType(
         "POST /supervisor/terminals/{identity}/enrol": SUPERVISORS,
         "POST /supervisor/terminals/{identity}/revoke": SUPERVISORS,
         "GET /supervisor/audit": SUPERVISORS,
+        "GET /api/stats": SUPERVISORS,
+        # The advisor: public statute text and advice, no sign-in (rate-limited by address).
+        "POST /api/advice": ANYONE,
+        "GET /api/laws": ANYONE,
+        "GET /api/laws/{short}": ANYONE,
+        "GET /api/laws/{short}/{article}": ANYONE,
+        "GET /laws": ANYONE,
+        "GET /laws/{short}": ANYONE,
+        "GET /laws/{short}/{article}": ANYONE,
         "GET /api/supervisor/presence": SUPERVISORS,
     }
 )
@@ -132,6 +141,11 @@ def route_key(method: str, canonical: str) -> str:
     return f"{'GET' if method == 'HEAD' else method} {canonical}"
 
 
+# POSTs that change nothing and use no cookie: a CSRF token would only lock out the API's
+# callers (a forged request can do nothing a direct one could not).
+CSRF_EXEMPT: frozenset[str] = frozenset({"POST /api/advice"})
+
+
 def request_key(request: web.Request) -> str | None:
     """The table's key for the route the request matched; None when it matched none (404/405)."""
     resource = request.match_info.route.resource
@@ -151,10 +165,13 @@ def json_error(status: int, code: str, message: str) -> web.Response:
 
 
 def login_url(request: web.Request) -> str:
-    """The sign-in page, coming back here afterwards (only for a page that was asked for)."""
+    """The sign-in page, coming back afterwards: to the page asked for, or after a form post
+    (whose page cannot be fetched again) to the top of its section."""
     if request.method in ("GET", "HEAD"):
-        return "/login?next=" + quote(request.path_qs, safe="")
-    return "/login"
+        back = request.path_qs
+    else:
+        back = "/" + request.path.strip("/").split("/")[0]
+    return "/login?next=" + quote(back, safe="")
 
 
 ForbiddenPage = Callable[[web.Request], web.Response]

@@ -33,7 +33,17 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("schema", help="print the protocol's JSON Schema")
     add_db_commands(commands)
+    recording = commands.add_parser("recording", help="recordings of consultations")
+    recording.add_subparsers(dest="recording_command", required=True).add_parser(
+        "verify", help="check a recording against its signed manifest (ID [--data-dir DIR])"
+    )
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["recording", "verify"]:
+        # Its own parser: the recorder package owns its arguments.
+        from room.recording.cli import verify_main
+
+        return verify_main(argv[2:])
     args = parser.parse_args(argv)
     if args.command in DB_COMMANDS:
         configure_logging("WARNING")
@@ -70,7 +80,14 @@ def serve_forever(settings: settings_mod.Settings) -> int:
         # Called by aiohttp once the socket listens.
         log.info("Lawroom on %s — village page %s/village, lawyer page %s/lawyer", base, base, base)
         if settings.demo:
-            log.info("demo identities: village-1 / demo-village-1, lawyer-1 / demo-lawyer-1")
+            log.info(
+                "demo: sign in at %s/lawyer as lawyer-1 / lawyer-1-password (supervisor: "
+                "supervisor / supervisor-password at %s/supervisor); terminal %s/village?identity="
+                "village-1; Python clients: --token demo-lawyer-1 / demo-village-1",
+                base,
+                base,
+                base,
+            )
 
     web.run_app(
         app,

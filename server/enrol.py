@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Final
 
 from aiohttp import web
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 # this from one address in an hour is somebody filling the table.
 STARTS_PER_HOUR: Final = 30
 MAX_SECRET_CHARS: Final = 200
-_NO_STORE: Final = {"Cache-Control": "no-store"}
+_NO_STORE: Final = MappingProxyType({"Cache-Control": "no-store"})
 
 
 class Enrolments:

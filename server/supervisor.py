@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -54,11 +55,13 @@ NOTICES: Final = frozenset(
         "terminal_revoked",
     }
 )
-ENROLMENT_ERRORS: Final = {
-    "enrolment_unknown": "supervisor.enrol_unknown",
-    "enrolment_used": "supervisor.enrol_used",
-    "enrolment_expired": "supervisor.enrol_expired",
-}
+ENROLMENT_ERRORS: Final = MappingProxyType(
+    {
+        "enrolment_unknown": "supervisor.enrol_unknown",
+        "enrolment_used": "supervisor.enrol_used",
+        "enrolment_expired": "supervisor.enrol_expired",
+    }
+)
 
 
 # -- presence: who is connected now, from signaling's shared state ------------------------------

@@ -73,6 +73,8 @@ class Peer(Protocol):
 
     async def close(self, code: int, reason: str) -> None: ...
 
+    def close_after_flush(self, code: int, reason: str) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class HubSettings:
@@ -291,7 +293,8 @@ class Hub:
             await self.state.delete_session(session.session_id)
             if peer is not None:
                 await self.state.detach(session.session_id, peer.sink)
-                await peer.close(4003, "access revoked")
+                # After what is queued: the terminal hears that its call ended, and why.
+                peer.close_after_flush(4003, "access revoked")
             log.warning("session=%s %s %s revoked", session.session_id, role, identity)
         if gone:
             await self.pairing.dispatch()

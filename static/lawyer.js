@@ -1,7 +1,10 @@
-// The lawyer's (or mediator's) desk: go on duty, see a request, accept or decline, talk.
+// The lawyer's (or mediator's) desk: go on duty, see a request, accept or decline, talk, and keep
+// the record (notes, outcome) during and after the call. The page is served only to a signed-in
+// professional; its websocket is signed in by the session cookie.
 
 import { Call } from './call.js';
 import { build } from './protocol.js';
+import { RecordDesk } from './record.js';
 import { Signaling, websocketUrl } from './signaling.js';
 import {
   MediaUnavailable,
@@ -45,8 +48,24 @@ class LawyerPage {
       url: websocketUrl(config.ws_path),
       role: config.role,
       identity: config.identity,
-      token: config.token,
+      token: null,
       schemaUrl: config.schema_url,
+    });
+    this.record = new RecordDesk({
+      signaling: this.signaling,
+      identity: config.identity,
+      texts: this.texts,
+      notesUrl: config.notes_url,
+      elements: {
+        panel: byId('record'),
+        label: byId('record-for'),
+        notes: byId('notes'),
+        notesStatus: byId('notes-status'),
+        outcome: byId('outcome'),
+        detail: byId('outcome-detail'),
+        outcomeStatus: byId('outcome-status'),
+        done: byId('record-done'),
+      },
     });
     this.stream = null;
     this.call = null;
@@ -59,14 +78,47 @@ class LawyerPage {
 
   start() {
     this.bindButtons();
-    if (IN_ROOM.includes(this.state.callState) && this.state.consultationId) this.showCall();
+    const inCall = IN_ROOM.includes(this.state.callState) && this.state.consultationId;
+    if (inCall) this.showCall();
     else showView('loading');
+    // The record this desk had open before a reload (what was typed is in localStorage).
+    const remembered = this.record.remembered;
+    if (remembered) {
+      this.record.open(remembered);
+      this.record.setInCall(Boolean(inCall) && this.state.consultationId === remembered);
+    }
     const s = this.signaling;
     s.addEventListener('message', (ev) => this.enqueue(() => this.onMessage(ev.detail)));
     s.addEventListener('ready', (ev) => this.enqueue(() => this.onReady(ev.detail)));
-    s.addEventListener('status', (ev) => this.showConnection(ev.detail.state));
-    s.addEventListener('fatal', (ev) => this.showError(ev.detail.key));
+    s.addEventListener('status', (ev) => {
+      this.showConnection(ev.detail.state);
+      this.record.onConnection();
+    });
+    s.addEventListener('fatal', (ev) => this.onFatal(ev.detail.key));
     s.start();
+  }
+
+  onFatal(key) {
+    // Refused at sign-in: the session cookie has expired or was signed out elsewhere.
+    if (key === 'bad_credentials') {
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      return;
+    }
+    this.showError(key);
+  }
+
+  recordLabel(offer) {
+    if (!offer) return '';
+    return this.texts.t('lawyer.record_for', {
+      village: offer.village,
+      topic: this.texts.t(`topic.${offer.topic}`),
+    });
+  }
+
+  openRecord(id) {
+    const offer = this.state.offer?.consultation_id === id ? this.state.offer : null;
+    this.record.open(id, this.recordLabel(offer));
+    this.record.setInCall(true);
   }
 
   enqueue(step) {
@@ -136,7 +188,13 @@ class LawyerPage {
 
   // -- what the server says -------------------------------------------------------------------
 
-  async onReady({ resumed, resumedMessage }) {
+  async onReady(detail) {
+    await this.afterSignIn(detail);
+    // Whatever of the record the server has not confirmed goes (again) now.
+    this.record.resend();
+  }
+
+  async afterSignIn({ resumed, resumedMessage }) {
     if (!resumed) {
       // A new session starts off duty (after a first load, or when the old one had expired).
       this.save({ onDuty: false, offer: null, consultationId: null, callState: null });
@@ -152,6 +210,7 @@ class LawyerPage {
     this.save({ consultationId: id, callState });
     if (callState === 'ringing' && this.state.offer?.consultation_id === id) this.showIncoming();
     else if (IN_ROOM.includes(callState)) {
+      this.openRecord(id);
       if (!(await this.ensureMedia())) return;
       this.showCall();
       // This page lost its peer connection with the reload: it offers afresh.
@@ -160,6 +219,8 @@ class LawyerPage {
   }
 
   async onMessage(msg) {
+    // Replies about the record come after its call has ended, too.
+    if ((msg.type === 'saved' || msg.type === 'error') && this.record.onReply(msg)) return;
     const id = msg.consultation_id;
     if (id && this.endedIds.has(id)) return;
     switch (msg.type) {
@@ -181,6 +242,7 @@ class LawyerPage {
         return;
       case 'room_joined':
         this.save({ consultationId: id, callState: 'joined', peerName: msg.peer_name });
+        this.openRecord(id);
         if (!(await this.ensureMedia())) return;
         this.showCall();
         await this.startCall(msg.initiator);
@@ -257,6 +319,7 @@ class LawyerPage {
   endCall(reason) {
     const id = this.state.consultationId;
     if (id) this.endedIds.add(id);
+    this.record.setInCall(false);
     this.closeCall();
     stopStream(this.stream);
     this.stream = null;

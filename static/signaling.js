@@ -9,6 +9,9 @@
 // Events: 'ready' ({resumed, welcome | resumedMessage}), 'message' (every other server message,
 // once each), 'status' ({state: 'connected' | 'reconnecting'}), 'resume-failed', and 'fatal'
 // ({key}: a message key under `error.`, after which the page shows its error view).
+//
+// A kiosk signs in with its device token; the professional's desk gives none (`token` null) and
+// is known by its session cookie, which the browser sends with the websocket's upgrade request.
 
 import { build, loadSchema, validateClientMessage } from './protocol.js';
 
@@ -20,6 +23,8 @@ const DEFAULT_GRACE_SECONDS = 30;
 // Close codes the server uses: displaced by a resume elsewhere, and a message off the schema.
 const CLOSE_DISPLACED = 4000;
 const CLOSE_SCHEMA = 4002;
+// The terminal was revoked or the account disabled: coming back would be refused.
+const CLOSE_REVOKED = 4003;
 
 export class Signaling extends EventTarget {
   constructor({ url, role, identity, token, schemaUrl }) {
@@ -166,6 +171,7 @@ export class Signaling extends EventTarget {
     if (this.state === 'closed' || this.state === 'failed') return;
     if (code === CLOSE_DISPLACED) return this.fail('displaced');
     if (code === CLOSE_SCHEMA) return this.fail('protocol');
+    if (code === CLOSE_REVOKED) return this.fail('revoked');
     if (this.lostAt === null) this.lostAt = Date.now();
     if (Date.now() - this.lostAt > this.graceSeconds * 1000) return this.fail('connection_lost');
     this.state = 'reconnecting';

@@ -154,7 +154,8 @@ export function exposeForTests(page) {
       return currentView();
     },
     get violations() {
-      return page.signaling.violations;
+      // A kiosk that has not enrolled yet has no connection to check.
+      return page.signaling?.violations ?? [];
     },
     async remoteVideo() {
       const video = byId('remote');

@@ -1,6 +1,11 @@
-// The village terminal: choose a language and a topic, call, wait, talk, hang up.
+// The village terminal: choose a language and a topic, call, wait, talk, hang up, rate the call.
+//
+// The kiosk signs in with the device token it keeps in localStorage; without one it shows its
+// enrolment code until a supervisor confirms it (enrol.js). A refused or revoked token sends it
+// back to enrolment.
 
 import { Call } from './call.js';
+import { Enrolment, forgetDevice, saveDevice, savedDevice } from './enrol.js';
 import { build } from './protocol.js';
 import { Signaling, websocketUrl } from './signaling.js';
 import {
@@ -14,6 +19,7 @@ import {
   openCamera,
   playStream,
   readConfig,
+  serverClock,
   showView,
   stopStream,
   toggleTracks,
@@ -24,21 +30,31 @@ import {
 const CAMERA = { width: 3840, height: 2160 };
 const IN_ROOM = ['joined', 'negotiating', 'connected'];
 const QUEUED = ['waiting', 'ringing'];
+// A rating the server has not confirmed yet: sent again after a reconnection or a reload.
+const RATING_KEY = 'lawroom.rating';
+const PROTOCOL_VERSION = 1;
+
+function readJson(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || 'null');
+  } catch {
+    return null;
+  }
+}
 
 class VillagePage {
   constructor(config) {
     this.config = config;
-    this.store = new PageStore(`lawroom.page.village.${config.identity}`);
+    this.store = new PageStore('lawroom.page.village');
     this.state = this.store.load();
     this.texts = new Texts(config.catalogue, this.state.language || config.default_language);
     this.professional = Object.fromEntries(config.topics.map((t) => [t.slug, t.professional]));
-    this.signaling = new Signaling({
-      url: websocketUrl(config.ws_path),
-      role: config.role,
-      identity: config.identity,
-      token: config.token,
-      schemaUrl: config.schema_url,
-    });
+    this.now = serverClock(config.server_now);
+    // Made once the kiosk knows its device (at once, or after enrolling).
+    this.signaling = null;
+    this.device = null;
+    this.rateFor = null;
+    this.rateId = null;
     this.stream = null;
     this.call = null;
     this.documentMode = false;
@@ -53,15 +69,76 @@ class VillagePage {
     this.texts.setLanguage(this.texts.language);
     this.markLanguage();
     this.markTopic();
+    // --demo's `?identity=` hands the page a demo terminal; it is not kept.
+    const device = this.config.demo_device || savedDevice();
+    if (device) this.connect(device);
+    else this.enrol(null);
+  }
+
+  connect(device) {
+    this.device = device;
+    byId('village-name').textContent = device.village;
     if (this.state.consultationId) this.showWaitingOrCall();
     else showView('loading');
-    const s = this.signaling;
+    const s = new Signaling({
+      url: websocketUrl(this.config.ws_path),
+      role: this.config.role,
+      identity: device.identity,
+      token: device.token,
+      schemaUrl: this.config.schema_url,
+    });
+    this.signaling = s;
     s.addEventListener('message', (ev) => this.enqueue(() => this.onMessage(ev.detail)));
     s.addEventListener('ready', (ev) => this.enqueue(() => this.onReady(ev.detail)));
     s.addEventListener('resume-failed', () => this.enqueue(() => this.onResumeFailed()));
     s.addEventListener('status', (ev) => this.showConnection(ev.detail.state));
-    s.addEventListener('fatal', (ev) => this.showError(ev.detail.key));
+    s.addEventListener('fatal', (ev) => this.onFatal(ev.detail.key));
     s.start();
+  }
+
+  async enrol(noticeKey) {
+    byId('village-name').textContent = '';
+    const notice = byId('enrol-notice');
+    notice.hidden = !noticeKey;
+    if (noticeKey) this.texts.set(notice, noticeKey);
+    byId('enrol-code').textContent = '';
+    showView('enrol');
+    const enrolment = new Enrolment({
+      startUrl: this.config.enrol_start_url,
+      claimUrl: this.config.enrol_claim_url,
+      csrfToken: this.config.csrf_token,
+      now: this.now,
+    });
+    enrolment.addEventListener('code', (ev) => {
+      byId('enrol-code').textContent = ev.detail.code;
+      this.texts.set(byId('enrol-status'), 'village.enrol_waiting');
+    });
+    enrolment.addEventListener('problem', () => {
+      this.texts.set(byId('enrol-status'), 'village.enrol_failed');
+    });
+    const device = await enrolment.run();
+    saveDevice(device);
+    this.connect(device);
+  }
+
+  onFatal(key) {
+    const demo = Boolean(this.config.demo_device);
+    if (key === 'bad_credentials' && !demo) {
+      // The token is refused: the terminal was revoked, or enrolled again on another kiosk.
+      this.signaling.forget();
+      this.signaling = null;
+      forgetDevice();
+      this.store.save({ language: this.state.language, topic: this.state.topic });
+      this.state = this.store.load();
+      this.enrol('village.enrol_revoked');
+      return;
+    }
+    if (key === 'revoked') {
+      // Revoked mid-session: what this kiosk holds is worthless now; it enrols after "start over".
+      this.signaling.forget();
+      if (!demo) forgetDevice();
+    }
+    this.showError(key);
   }
 
   enqueue(step) {
@@ -103,6 +180,9 @@ class VillagePage {
     });
     byId('document').addEventListener('click', () => this.setDocumentMode(!this.documentMode));
     byId('back-home').addEventListener('click', () => this.goHome());
+    for (const button of document.querySelectorAll('button.star')) {
+      button.addEventListener('click', () => this.rate(Number(button.dataset.rating)));
+    }
     byId('start-over').addEventListener('click', () => {
       this.store.save({ language: this.state.language, topic: this.state.topic });
       location.reload();
@@ -120,7 +200,7 @@ class VillagePage {
     for (const button of document.querySelectorAll('button.topic')) {
       button.setAttribute('aria-pressed', String(button.dataset.topic === topic));
     }
-    byId('call').disabled = !topic || !this.signaling.ready;
+    byId('call').disabled = !topic || !this.signaling?.ready;
     const hint = byId('call-hint');
     if (topic) this.texts.set(hint, 'village.topic_goes_to', { role: this.roleName(topic) });
     else this.texts.set(hint, 'village.call_hint');
@@ -143,7 +223,7 @@ class VillagePage {
   }
 
   async requestCall() {
-    if (!this.state.topic || !this.signaling.ready) return;
+    if (!this.state.topic || !this.signaling?.ready) return;
     byId('call').disabled = true;
     this.texts.set(byId('call-hint'), 'village.preparing_camera');
     if (!(await this.ensureMedia())) return;
@@ -174,6 +254,8 @@ class VillagePage {
   }
 
   goHome() {
+    this.rateFor = null;
+    byId('rating').hidden = true;
     this.closeCall();
     stopStream(this.stream);
     this.stream = null;
@@ -184,7 +266,12 @@ class VillagePage {
 
   // -- what the server says -------------------------------------------------------------------
 
-  async onReady({ resumed, resumedMessage }) {
+  async onReady(detail) {
+    await this.afterSignIn(detail);
+    this.sendRating();
+  }
+
+  async afterSignIn({ resumed, resumedMessage }) {
     this.markTopic();
     if (!resumed) {
       if (currentView() !== 'error') this.goHome();
@@ -213,6 +300,8 @@ class VillagePage {
   }
 
   async onMessage(msg) {
+    // The rating's reply comes after its call has ended.
+    if (msg.ref !== undefined && msg.ref === this.rateId) return this.onRated(msg);
     const id = msg.consultation_id;
     if (id && this.endedIds.has(id)) return;
     switch (msg.type) {
@@ -305,13 +394,64 @@ class VillagePage {
   endCall(reason) {
     const id = this.state.consultationId;
     if (id) this.endedIds.add(id);
+    // Only a call that took place is rated (not a request given up while waiting).
+    const talked = IN_ROOM.includes(this.state.callState) && reason !== 'revoked';
     this.closeCall();
     stopStream(this.stream);
     this.stream = null;
     this.documentMode = false;
     this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null });
     this.texts.set(byId('ended-reason'), `end.${reason}`);
+    this.showRating(talked ? id : null);
     showView('ended');
+  }
+
+  // -- the villager's rating ------------------------------------------------------------------
+
+  showRating(id) {
+    this.rateFor = id;
+    byId('rating').hidden = !id;
+    byId('rating-status').textContent = '';
+    for (const button of document.querySelectorAll('button.star')) {
+      button.disabled = false;
+      button.setAttribute('aria-pressed', 'false');
+    }
+  }
+
+  rate(rating) {
+    if (!this.rateFor) return;
+    localStorage.setItem(RATING_KEY, JSON.stringify({ consultation_id: this.rateFor, rating }));
+    for (const button of document.querySelectorAll('button.star')) {
+      button.setAttribute('aria-pressed', String(Number(button.dataset.rating) === rating));
+      button.disabled = true;
+    }
+    this.texts.set(byId('rating-status'), 'village.rate_saving');
+    this.sendRating();
+  }
+
+  sendRating() {
+    const pending = readJson(RATING_KEY);
+    if (!pending || !this.signaling) return;
+    this.rateId = this.signaling.send({
+      v: PROTOCOL_VERSION,
+      type: 'rate',
+      consultation_id: pending.consultation_id,
+      rating: pending.rating,
+    });
+  }
+
+  onRated(msg) {
+    this.rateId = null;
+    // Rated already, or no longer anybody's to rate: either way there is nothing to resend.
+    const final = msg.type === 'saved' || ['invalid_state', 'not_found', 'forbidden'].includes(msg.code);
+    if (!final) {
+      console.warn('lawroom: the rating was not saved:', msg.code, msg.message);
+      return;
+    }
+    localStorage.removeItem(RATING_KEY);
+    if (msg.type === 'saved' || msg.code === 'invalid_state') {
+      this.texts.set(byId('rating-status'), 'village.rate_thanks');
+    }
   }
 
   // -- views ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from advisor.advice import Advisor
 from room.ice import use_host_addresses
 from server.app import HUB_KEY, init_app
 from server.db.engine import open_database
@@ -73,9 +74,15 @@ def seeded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def advisor() -> Advisor:
+    """The advisor's index, built once: every test server shares it."""
+    return Advisor.build()
+
+
 @pytest.fixture
 async def start_server(
-    seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    seeded_data_dir: Path, tmp_path_factory: pytest.TempPathFactory, advisor: Advisor
 ) -> AsyncIterator[Callable[..., Any]]:
     """Start a demo-mode server with its own copy of the seeded database; keyword arguments
     override settings."""
@@ -87,7 +94,7 @@ async def start_server(
         shutil.copytree(seeded_data_dir, data_dir, dirs_exist_ok=True)
         overrides.setdefault("data_dir", data_dir)
         settings = test_settings(**overrides)
-        server = TestServer(init_app(settings, clock=clock), host="127.0.0.1")
+        server = TestServer(init_app(settings, clock=clock, advisor=advisor), host="127.0.0.1")
         await server.start_server()
         servers.append(server)
         return RunningServer(server, clock, settings)

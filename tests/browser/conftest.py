@@ -2,20 +2,22 @@
 
 Every test launches its own headless Chromium (a fresh profile each time) with a fake camera and
 microphone that need no permission prompt. Each page gets its own browser context, so its
-sessionStorage (where the page keeps its session for a reload) is its own.
+sessionStorage (where the page keeps its session for a reload), its localStorage (a kiosk's
+device token) and its cookies (a desk's sign-in) are its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, ViewportSize, async_playwright
 
 from room.participant import Participant
 
-from .pagetools import LOOPBACK_ONLY, PageUnderTest
+from .pagetools import LOOPBACK_ONLY, PageUnderTest, device_script, sign_in
 
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = ViewportSize(width=1280, height=800)
@@ -41,6 +43,8 @@ CHROMIUM_ARGS = [
 ]
 
 OpenPage = Callable[..., Awaitable[PageUnderTest]]
+# (server, username or terminal identity, path) -> a signed-in desk or an enrolled kiosk.
+OpenAs = Callable[..., Awaitable[PageUnderTest]]
 
 
 @pytest.fixture
@@ -81,6 +85,31 @@ async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
     yield open_
     for page in opened:
         await page.page.context.close()
+
+
+@pytest.fixture
+def open_desk(open_page: OpenPage) -> OpenAs:
+    """A professional's page, signed in through the sign-in form."""
+
+    async def open_(server: Any, username: str, path: str = "/lawyer") -> PageUnderTest:
+        page = await open_page("about:blank")
+        await sign_in(page.page, server.http_url, username, path)
+        return page
+
+    return open_
+
+
+@pytest.fixture
+def open_kiosk(open_page: OpenPage) -> OpenAs:
+    """The village page of a kiosk that holds `identity`'s device token (as after enrolment)."""
+
+    async def open_(
+        server: Any, identity: str = "village-1", path: str = "/village", init_script: str = ""
+    ) -> PageUnderTest:
+        seed = device_script(server.http_url, identity)
+        return await open_page(f"{server.http_url}{path}", init_script=seed + init_script)
+
+    return open_
 
 
 @pytest.fixture

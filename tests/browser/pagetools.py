@@ -4,10 +4,15 @@ and on what getStats says, screenshots, and a frame counter for the aiortc side.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from playwright.async_api import ConsoleMessage, Page
+
+from server.demo_seed import demo_password
+from signaling.identity import DEMO_ACCOUNTS
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -147,3 +152,47 @@ class FrameCounter:
             while self.largest[0] < width or self.largest[1] < height:
                 self._changed.clear()
                 await self._changed.wait()
+
+
+# -- signing in: the desk needs a signed-in professional, the kiosk a device token ----------------
+
+DEVICE_KEY = "lawroom.device"
+
+SEED_DEVICE = """
+(() => {
+  // Once per browser context, and only on the server's own pages (not about:blank): a kiosk that
+  // later forgets a revoked token must not be handed it again by a reload.
+  try {
+    if (location.origin !== %(origin)s || localStorage.getItem('lawroom.test.seeded')) return;
+    localStorage.setItem('lawroom.test.seeded', '1');
+    localStorage.setItem(%(key)s, %(device)s);
+  } catch (err) {
+    // Storage is unavailable on some internal pages; nothing to seed there.
+  }
+})();
+"""
+
+
+def device_script(origin: str, identity: str) -> str:
+    """An init script that gives the kiosk a demo terminal's device token, as enrolment would."""
+    account = next(a for a in DEMO_ACCOUNTS if a.identity.identity == identity)
+    device = {
+        "identity": identity,
+        "village": account.identity.display_name,
+        "token": account.token,
+    }
+    return SEED_DEVICE % {
+        "origin": json.dumps(origin),
+        "key": json.dumps(DEVICE_KEY),
+        "device": json.dumps(json.dumps(device)),
+    }
+
+
+async def sign_in(page: Page, base_url: str, username: str, path: str) -> None:
+    """Sign in through the sign-in form (as a person does), landing on `path`."""
+    await page.goto(f"{base_url}/login?next={quote(path, safe='')}")
+    await page.fill('input[name="username"]', username)
+    await page.fill('input[name="password"]', demo_password(username))
+    async with page.expect_navigation():
+        await page.click("#login-submit")
+    assert page.url.endswith(path), page.url

@@ -18,7 +18,7 @@ from room.participant import Participant
 from room.synthetic import SIDE_LAWYER
 from room.tracks import media_source
 
-from .conftest import OpenPage
+from .conftest import OpenAs
 from .pagetools import SCREENSHOTS, FrameCounter
 
 # Software 4K encoding runs at 7-15 fps here and the first 4K frame can take seconds.
@@ -31,7 +31,7 @@ SENDER_PREFERENCE = """() => window.lawroom.page.call.pc.getSenders()
 
 @pytest.mark.timeout(150)
 async def test_4k_camera_reaches_aiortc_in_high_resolution(
-    start_server: Callable[..., Any], open_page: OpenPage, participants: list[Participant]
+    start_server: Callable[..., Any], open_kiosk: OpenAs, participants: list[Participant]
 ) -> None:
     server = await start_server(strict_protocol=True)
     from_village = FrameCounter()
@@ -44,7 +44,7 @@ async def test_4k_camera_reaches_aiortc_in_high_resolution(
     )
     participants.append(desk)
     # No ?camera=: the page asks for its default, 3840x2160, which the fake camera offers.
-    page = await open_page(f"{server.http_url}/village")
+    page = await open_kiosk(server, "village-1", "/village")
     await page.wait_view("home")
     await page.click('button.topic[data-topic="land"]')
     await page.click('button.topic[data-topic="demolition"]')

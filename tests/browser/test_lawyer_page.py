@@ -13,7 +13,7 @@ from room.tracks import media_source
 from signaling.messages import CallState, EndReason, Language
 from village_client.terminal import request, start_village
 
-from .conftest import OpenPage
+from .conftest import OpenAs
 from .pagetools import FrameCounter
 
 PAGE_CAMERA = "640x360"
@@ -34,12 +34,12 @@ async def _village(server: Any, counter: FrameCounter | None = None) -> Particip
 @pytest.mark.parametrize("hang_up_from", ["page", "aiortc"])
 async def test_lawyer_page_takes_a_call_from_an_aiortc_village(
     start_server: Callable[..., Any],
-    open_page: OpenPage,
+    open_desk: OpenAs,
     participants: list[Participant],
     hang_up_from: str,
 ) -> None:
     server = await start_server(strict_protocol=True)
-    page = await open_page(f"{server.http_url}/lawyer?camera={PAGE_CAMERA}")
+    page = await open_desk(server, "lawyer-1", f"/lawyer?camera={PAGE_CAMERA}")
     await page.wait_view("off_duty")
     shots = hang_up_from == "page"
     if shots:
@@ -89,10 +89,10 @@ async def test_lawyer_page_takes_a_call_from_an_aiortc_village(
 
 @pytest.mark.timeout(60)
 async def test_lawyer_page_declines_and_goes_off_duty(
-    start_server: Callable[..., Any], open_page: OpenPage, participants: list[Participant]
+    start_server: Callable[..., Any], open_desk: OpenAs, participants: list[Participant]
 ) -> None:
     server = await start_server(strict_protocol=True)
-    page = await open_page(f"{server.http_url}/lawyer?identity=lawyer-2&camera={PAGE_CAMERA}")
+    page = await open_desk(server, "lawyer-2", f"/lawyer?camera={PAGE_CAMERA}")
     await page.wait_view("off_duty")
     await page.click("#go-on-duty")
     await page.wait_view("on_duty")

@@ -18,6 +18,8 @@ from .conftest import OpenPage
 CID = "c_abc-123"
 VALID: list[dict[str, Any]] = [
     {"type": "hello", "role": "village", "identity": "village-1", "token": "t"},
+    # A page signed in by its session cookie says hello without a token.
+    {"type": "hello", "role": "lawyer", "identity": "lawyer-1"},
     {"v": 1, "id": 7, "type": "resume", "resume_token": "r", "last_seq": 0},
     {"type": "request_consultation", "topic": "labour", "language": "mn"},
     {"type": "request_consultation", "topic": "land", "language": "zh", "kind": "mediation"},
@@ -43,7 +45,6 @@ INVALID: list[dict[str, Any]] = [
     {"type": "hello", "role": "judge", "identity": "x", "token": "t"},
     {"type": "hello", "role": "village", "identity": "", "token": "t"},
     {"type": "hello", "role": "village", "identity": "x", "token": "t" * 513},
-    {"type": "hello", "role": "village", "identity": "x"},
     {"type": "resume", "resume_token": "r", "last_seq": -1},
     {"type": "request_consultation", "topic": "weather", "language": "zh"},
     {"type": "request_consultation", "topic": "labour", "language": "en"},

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import OpenPage
+from .conftest import OpenAs
 
 # Both pages encode and decode in one browser on two cores: keep it small.
 CAMERA = "480x270"
@@ -16,15 +16,19 @@ CAMERA = "480x270"
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("reload", "hang_up_from"), [("village", "lawyer"), ("lawyer", "village")])
 async def test_village_page_calls_lawyer_page(
-    start_server: Callable[..., Any], open_page: OpenPage, reload: str, hang_up_from: str
+    start_server: Callable[..., Any],
+    open_desk: OpenAs,
+    open_kiosk: OpenAs,
+    reload: str,
+    hang_up_from: str,
 ) -> None:
     server = await start_server(strict_protocol=True)
-    lawyer = await open_page(f"{server.http_url}/lawyer?camera={CAMERA}")
+    lawyer = await open_desk(server, "lawyer-1", f"/lawyer?camera={CAMERA}")
     await lawyer.wait_view("off_duty")
     await lawyer.click("#go-on-duty")
     await lawyer.wait_view("on_duty")
 
-    village = await open_page(f"{server.http_url}/village?camera={CAMERA}")
+    village = await open_kiosk(server, "village-1", f"/village?camera={CAMERA}")
     await village.wait_view("home")
     await village.click('button.topic[data-topic="elderly"]')
     await village.click("#call")

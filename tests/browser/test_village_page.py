@@ -13,7 +13,7 @@ from room.synthetic import SIDE_LAWYER
 from room.tracks import media_source
 from signaling.messages import EndReason
 
-from .conftest import OpenPage
+from .conftest import OpenAs
 from .pagetools import FrameCounter
 
 # Keep media small: two cores carry the browser, the server and aiortc at once.
@@ -25,12 +25,12 @@ AIORTC_VIDEO = "320x240"
 @pytest.mark.parametrize("hang_up_from", ["page", "aiortc"])
 async def test_village_page_calls_an_aiortc_lawyer(
     start_server: Callable[..., Any],
-    open_page: OpenPage,
+    open_kiosk: OpenAs,
     participants: list[Participant],
     hang_up_from: str,
 ) -> None:
     server = await start_server(strict_protocol=True)
-    page = await open_page(f"{server.http_url}/village?camera={PAGE_CAMERA}")
+    page = await open_kiosk(server, "village-1", f"/village?camera={PAGE_CAMERA}")
     await page.wait_view("home")
     await page.click('button.topic[data-topic="labour"]')
     if hang_up_from == "page":

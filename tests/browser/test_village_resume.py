@@ -16,7 +16,7 @@ from room.synthetic import SIDE_LAWYER
 from room.tracks import media_source
 from signaling.messages import Language, Role
 
-from .conftest import OpenPage
+from .conftest import OpenAs
 from .pagetools import FrameCounter
 
 PAGE_CAMERA = "640x360"
@@ -34,10 +34,10 @@ async def _waiting_ids(server: Any) -> list[str]:
 
 @pytest.mark.timeout(120)
 async def test_mongolian_page_keeps_its_place_through_a_blip_and_a_reload(
-    start_server: Callable[..., Any], open_page: OpenPage, participants: list[Participant]
+    start_server: Callable[..., Any], open_kiosk: OpenAs, participants: list[Participant]
 ) -> None:
     server = await start_server(strict_protocol=True)
-    page = await open_page(f"{server.http_url}/village?camera={PAGE_CAMERA}")
+    page = await open_kiosk(server, "village-1", f"/village?camera={PAGE_CAMERA}")
     await page.wait_view("home")
     await page.click('button.lang[data-lang="mn"]')
     await page.click('button.topic[data-topic="neighbour"]')
@@ -89,11 +89,11 @@ async def test_mongolian_page_keeps_its_place_through_a_blip_and_a_reload(
 
 @pytest.mark.timeout(60)
 async def test_village_page_after_the_grace_period_says_to_start_again(
-    start_server: Callable[..., Any], open_page: OpenPage
+    start_server: Callable[..., Any], open_kiosk: OpenAs
 ) -> None:
     server = await start_server(strict_protocol=True)
     url = f"{server.http_url}/village?camera={PAGE_CAMERA}"
-    page = await open_page(url)
+    page = await open_kiosk(server, "village-1", f"/village?camera={PAGE_CAMERA}")
     await page.wait_view("home")
     await page.click('button.topic[data-topic="consumer"]')
     await page.click("#call")
@@ -125,10 +125,10 @@ async def test_village_page_after_the_grace_period_says_to_start_again(
 
 @pytest.mark.timeout(60)
 async def test_village_page_without_a_camera_says_what_to_do(
-    start_server: Callable[..., Any], open_page: OpenPage
+    start_server: Callable[..., Any], open_kiosk: OpenAs
 ) -> None:
     server = await start_server(strict_protocol=True)
-    page = await open_page(f"{server.http_url}/village", init_script=NO_CAMERA)
+    page = await open_kiosk(server, "village-1", "/village", init_script=NO_CAMERA)
     await page.wait_view("home")
     await page.click('button.topic[data-topic="marriage_family"]')
     await page.click("#call")

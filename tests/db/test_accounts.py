@@ -204,8 +204,9 @@ async def test_a_professionals_topics_and_languages_live_on_the_account(db: Data
     assert stored == changed
     token = await accounts.issue_token(db, "mediator-1", actor=SUPERVISOR, at=at(2))
     directory = DbDirectory(db, now=lambda: at(3))
+    # Signed in, a professional brings what they take: dispatch matches on it.
     assert await directory.authenticate(Role.MEDIATOR, "mediator-1", token) == Identity(
-        Role.MEDIATOR, "mediator-1", "王调解员"
+        Role.MEDIATOR, "mediator-1", "王调解员", ("land", "neighbour"), (Language.MN, Language.ZH)
     )
     assert await accounts.get_account(db, "nobody") is None
     [entry] = await audit.entries(db, action=AuditAction.ACCOUNT_PROFILE)
@@ -244,7 +245,9 @@ async def test_api_tokens_sign_in_until_revoked_or_disabled(db: Database) -> Non
     directory = DbDirectory(db, now=lambda: at(10))
     token = await accounts.issue_token(db, "lawyer-1", label="laptop", actor=SUPERVISOR, at=at(1))
     assert token.startswith("lra_") and len(token) > 40
-    expected = Identity(Role.LAWYER, "lawyer-1", "张律师")
+    expected = Identity(
+        Role.LAWYER, "lawyer-1", "张律师", ("labour", "land"), (Language.MN, Language.ZH)
+    )
     assert await directory.authenticate(Role.LAWYER, "lawyer-1", token) == expected
     # Right token, wrong identity or role; wrong token.
     assert await directory.authenticate(Role.LAWYER, "lawyer-2", token) is None
