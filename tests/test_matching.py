@@ -11,8 +11,8 @@ from signaling.availability import (
     IllegalAvailability,
     next_availability,
 )
-from signaling.matching import Free, Priority, Want, match, positions, queue_order
-from signaling.messages import Kind, Language, Role
+from signaling.matching import Free, Want, match, positions, queue_order
+from signaling.messages import Kind, Language, Priority, Role
 
 A, V = Availability, AvailabilityEvent
 
