@@ -56,6 +56,7 @@ class MediaPeer:
         self._on_video = on_video
         self._on_audio = on_audio
         self._readers: list[asyncio.Task[None]] = []
+        self._closing: asyncio.Task[None] | None = None
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)
 
@@ -124,6 +125,18 @@ class MediaPeer:
         await self.pc.addIceCandidate(candidate)
 
     async def close(self) -> None:
+        """Close once and to the end, even if the caller is cancelled meanwhile.
+
+        aiortc's `RTCPeerConnection.close` cut short by a cancel never completes, and every later
+        `close` waits for ever on it (as when a participant is closed while its handler is still
+        closing the peer on `consultation_ended`): so the close runs in a task of its own,
+        shielded from the caller, and later callers wait for that same task.
+        """
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(), name="peer-close")
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         await self.pc.close()
         self._on_state()
         for task in self._readers:

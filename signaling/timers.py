@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from signaling.cancellation import raise_if_cancelled
 from signaling.clock import Clock
 from signaling.state.base import SharedState
 
@@ -52,6 +53,10 @@ class Timers:
                 except Exception:
                     log.exception("timer %s failed", key)
             due = await self._state.next_timer_due()
+            # A cancel that landed in a call to the state above may have been lost (redis-py on
+            # 3.11, see signaling.cancellation): without this the loop polls on for ever and the
+            # server's shutdown, which cancels it and waits, never ends.
+            raise_if_cancelled()
             now = self._clock.now()
             deadline = now + POLL_SECONDS if due is None else min(due, now + POLL_SECONDS)
             self._wake.clear()

@@ -7,10 +7,12 @@ from statistics import median
 
 import pytest
 
+from room.peer import MediaPeer
 from room.synthetic import SIDE_LAWYER, SIDE_VILLAGE, TONE_HZ
+from room.tracks import media_source
 from signaling.messages import CallState, EndReason, Language, RequestConsultation
 from tests.conftest import RunningServer
-from tests.peers import desk, village
+from tests.peers import SMALL, desk, village
 from tests.wire import Wire
 from village_client.terminal import request
 
@@ -144,3 +146,25 @@ async def test_a_terminal_asks_once_at_a_time(lawroom: RunningServer) -> None:
         assert error.code == "invalid_state"
     finally:
         await terminal.close()
+
+
+async def test_a_peer_close_cut_short_by_a_cancel_is_finished_by_the_next() -> None:
+    """Closing a participant cancels its handler, which may be closing the peer just then (on
+    `consultation_ended`); the participant's own close of the peer must still finish. (aiortc's
+    close, once cut short, makes every later one wait for ever: the test hung there.)"""
+    caller = MediaPeer([], media_source(SIDE_VILLAGE, synthetic=SMALL)())
+    callee = MediaPeer([], media_source(SIDE_LAWYER, synthetic=SMALL)())
+    try:
+        await caller.accept_answer(await callee.accept_offer(await caller.create_offer()))
+        async with asyncio.timeout(20):
+            await caller.received.first_video.wait()
+        first = asyncio.create_task(caller.close())
+        await asyncio.sleep(0)  # the close is under way...
+        first.cancel()  # ...when the handler running it is cancelled
+        await asyncio.wait([first])
+        second = asyncio.create_task(caller.close())
+        done, _ = await asyncio.wait([second], timeout=10)
+        assert second in done
+        assert caller.connection_states[-1] == "closed"
+    finally:
+        await callee.close()

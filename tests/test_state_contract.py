@@ -8,6 +8,7 @@ test waits for the sink to have been given what it expects instead of assuming i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,10 +18,12 @@ import pytest
 from redis.asyncio import Redis
 
 from room.consultation import Consultation
+from signaling.clock import ManualClock
 from signaling.messages import Kind, Language, Role
 from signaling.state import MemoryState, SessionRecord, SharedState
 from signaling.state.memory import OUTBOX_LIMIT
 from signaling.state.redis import LockTimeout, RedisState
+from signaling.timers import Timers
 
 WAIT_SECONDS = 5.0
 
@@ -245,6 +248,49 @@ async def test_lock_excludes_other_tasks(state: SharedState) -> None:
     assert most == 1
 
 
+# -- a cancel lost on the way --------------------------------------------------------------------
+# On Python 3.11 asyncio.wait_for returns normally when it is cancelled as the call it waits for
+# completes, and redis-py sends every command through it: a task cancelled in a Redis call may
+# carry on. These stand-ins lose the cancel deterministically, as that race does now and then.
+
+
+async def losing_a_cancel(entered: asyncio.Event) -> None:
+    """Wait to be cancelled, then carry on as if nothing happened (as 3.11's wait_for may)."""
+    entered.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.Event().wait()
+
+
+async def stops_in_time(task: asyncio.Task[Any]) -> bool:
+    # asyncio.wait, not a timeout around `await task`: a timeout's own cancel would be taken
+    # for the task's and suppressed.
+    done, _ = await asyncio.wait([task], timeout=WAIT_SECONDS)
+    return task in done
+
+
+@pytest.mark.timeout(10)
+async def test_the_timer_loop_stops_when_a_call_to_the_state_lost_its_cancel(
+    state: SharedState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Server shutdown cancels the timer loop and waits for it (it hung with Redis)."""
+    entered = asyncio.Event()
+    claim = state.claim_due_timers
+
+    async def claim_losing_a_cancel(now: float) -> list[tuple[str, str]]:
+        claimed = await claim(now)
+        if not entered.is_set():
+            await losing_a_cancel(entered)
+        return claimed
+
+    monkeypatch.setattr(state, "claim_due_timers", claim_losing_a_cancel)
+    # A clock nobody advances: a loop that missed its cancel waits in its sleep for ever.
+    loop = asyncio.create_task(Timers(state, ManualClock()).run())
+    await entered.wait()
+    loop.cancel()
+    assert await stops_in_time(loop)
+    assert loop.cancelled()
+
+
 # -- several instances on one Redis -----------------------------------------------------------
 
 Instances = tuple[RedisState, RedisState]
@@ -433,6 +479,55 @@ async def test_a_dead_instance_holding_a_lock_lets_it_expire(
     await dying.close()
     async with asyncio.timeout(WAIT_SECONDS), survivor.lock("dispatch"):
         pass
+
+
+@pytest.mark.timeout(20)
+async def test_a_lock_is_released_when_its_keeper_lost_the_cancel(
+    make_instance: Callable[..., RedisState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release cancels the keeper and waits for it: a keeper that missed the cancel would
+    extend the lock for ever, the release would never return, and no instance could dispatch."""
+    holder = make_instance(lock_ttl=0.3)  # extended every 0.1 s
+    other = make_instance()
+    entered = asyncio.Event()
+    extend = holder._scripts.extend_lock
+
+    async def extend_losing_a_cancel(**kwargs: Any) -> Any:
+        extended = await extend(**kwargs)
+        if not entered.is_set():
+            await losing_a_cancel(entered)
+        return extended
+
+    monkeypatch.setattr(holder._scripts, "extend_lock", extend_losing_a_cancel)
+
+    async def hold() -> None:
+        async with holder.lock("dispatch"):
+            await entered.wait()  # leaves while the keeper is in its extend call
+
+    holding = asyncio.create_task(hold())
+    assert await stops_in_time(holding)
+    holding.result()
+    async with asyncio.timeout(WAIT_SECONDS), other.lock("dispatch"):
+        pass
+
+
+@pytest.mark.timeout(20)
+async def test_close_stops_a_reader_that_lost_the_cancel(
+    make_instance: Callable[..., RedisState],
+) -> None:
+    """Server shutdown closes the state, which cancels the pub/sub reader and waits for it."""
+    a, sender = make_instance(), make_instance()
+    entered = asyncio.Event()
+
+    async def sink(seq: int, text: str) -> None:
+        await losing_a_cancel(entered)  # any call in the reader's loop: a catch-up's script
+
+    await a.attach("s", sink, after_seq=0)
+    await sender.deliver("s", numbered)
+    await entered.wait()
+    closing = asyncio.create_task(a.close())
+    assert await stops_in_time(closing)
+    closing.result()
 
 
 @pytest.mark.timeout(20)

@@ -22,6 +22,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from room.consultation import Consultation
+from signaling.cancellation import raise_if_cancelled
 from signaling.state.base import SessionRecord, Sink
 from signaling.state.memory import OUTBOX_LIMIT
 
@@ -538,6 +539,10 @@ class RedisState:
     async def _read(self) -> None:
         """Feed sinks from this instance's channel until cancelled; never dies of an error."""
         while True:
+            # `close` cancels this task and waits for it; a cancel lost in a call made below (a
+            # catch-up's script, a sink; see signaling.cancellation) would keep it reading, and
+            # `close` waiting, for ever.
+            raise_if_cancelled()
             try:
                 message = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
@@ -687,6 +692,10 @@ class _RedisLock(contextlib.AbstractAsyncContextManager[None]):
         state = self._state
         ttl_ms = max(1, int(state._lock_ttl * 1000))
         while True:
+            # The release cancels this task and waits for it: a cancel lost in the call below
+            # (signaling.cancellation) would keep extending the lock, and the release waiting,
+            # for ever, while every instance waits for the lock in vain.
+            raise_if_cancelled()
             await asyncio.sleep(state._lock_ttl / 3)  # a renewal period, not synchronisation
             try:
                 extended = await state._scripts.extend_lock(
