@@ -24,11 +24,13 @@ class Consultation(BaseModel):
     priority: Priority = Priority.NORMAL
     # Widened to professionals of any language (an interpreter is needed).
     any_language: bool = False
-    # The last `waiting` update sent, to send only changes and at most one a second.
-    last_update: tuple[int, int, int, int | None] | None = None
-    last_update_at: float = 0.0
+    # Arrival number (shared by all instances): orders requests of the same instant.
+    sequence: int = 0
     state: CallState = CallState.WAITING
+    # While ringing: the person's first desk; once accepted, the desk that answered.
     professional_session: str | None = None
+    # The person's other desks (tabs, devices) ringing too: the first to accept wins.
+    also_ringing: tuple[str, ...] = ()
     professional_identity: str | None = None
     professional_role: Role | None = None
     professional_name: str | None = None
@@ -40,6 +42,12 @@ class Consultation(BaseModel):
         """A copy in the state after `event` (IllegalTransition if not allowed)."""
         state = transition(self.consultation_id, self.state, event)
         return self.model_copy(update={"state": state, **changes})
+
+    def ringing_desks(self) -> tuple[str, ...]:
+        """The sessions this request rings at (none unless ringing)."""
+        if self.state is not CallState.RINGING or self.professional_session is None:
+            return ()
+        return (self.professional_session, *self.also_ringing)
 
     def members(self) -> tuple[str, ...]:
         """Session ids in the room (the professional only once accepted)."""

@@ -122,6 +122,7 @@ _ZH: dict[str, str] = {
     "withdrawn.abandoned": "对方已经离开，请求已撤回。",
     "withdrawn.off_duty": "您已结束值班，请求已转给其他人。",
     "withdrawn.disconnected": "您的网络断开了，请求已转给其他人。",
+    "withdrawn.answered_elsewhere": "您已在另一台设备上接听这个请求。",
     "time.just_now": "刚刚",
     "time.seconds": "{s} 秒",
     "time.minutes": "{m} 分 {s} 秒",

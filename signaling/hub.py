@@ -113,6 +113,7 @@ class Hub:
             journal or NoJournal(),
             settings.wrap_up_seconds,
             settings.escalate_after,
+            spawn=self.spawn,
         )
         # Sessions attached to a websocket of this instance, to displace one on resume.
         self._peers: dict[str, Peer] = {}
@@ -227,7 +228,7 @@ class Hub:
                     PeerResumed(consultation_id=c.consultation_id, peer_role=session.role),
                 )
         if session.role in PROFESSIONALS:
-            await self.pairing.dispatch()
+            await self.pairing.refresh(session.identity)
         return session
 
     async def _attach(self, peer: Peer, session: SessionRecord, after_seq: int) -> int:
@@ -246,6 +247,8 @@ class Hub:
         session = session.model_copy(update={"connected": False})
         await self.state.put_session(session)
         await self.timers.set("grace", session_id, self.settings.grace_seconds)
+        if session.role in PROFESSIONALS:
+            await self.pairing.refresh(session.identity)  # out of the free pool and the count
         log.info(
             "conn=%s session=%s disconnected; grace %.0f s",
             peer.connection_id,
@@ -255,7 +258,7 @@ class Hub:
         c = await self._consultation(session)
         if c is None:
             return
-        if c.state is CallState.RINGING and c.professional_session == session_id:
+        if session_id in c.ringing_desks():
             await self.pairing.pass_offer(session, "disconnected")
         elif c.state in IN_ROOM:
             other = c.other(session_id)
@@ -279,12 +282,12 @@ class Hub:
         ]
         for session in gone:
             await self.timers.cancel("grace", session.session_id)
+            # Out of reach first, so that ending its call offers it nothing new.
+            await self.state.put_session(
+                session.model_copy(update={"on_duty": False, "connected": False})
+            )
             c = await self._consultation(session)
-            if (
-                c is not None
-                and c.state is CallState.RINGING
-                and c.professional_session == (session.session_id)
-            ):
+            if c is not None and session.session_id in c.ringing_desks():
                 await self.pairing.pass_offer(session, "disconnected")
             elif c is not None:
                 event = Event.HANG_UP if c.state in IN_ROOM else Event.CANCEL
@@ -296,8 +299,8 @@ class Hub:
                 # After what is queued: the terminal hears that its call ended, and why.
                 peer.close_after_flush(4003, "access revoked")
             log.warning("session=%s %s %s revoked", session.session_id, role, identity)
-        if gone:
-            await self.pairing.dispatch()
+        if gone and role in PROFESSIONALS:
+            await self.pairing.refresh(identity)
         return len(gone)
 
     async def _grace_expired(self, session_id: str, _payload: str) -> None:
@@ -315,7 +318,8 @@ class Hub:
             if c.village_session == session_id or c.state in IN_ROOM:
                 await self.pairing.end(c, Event.PEER_GONE, reason)
         await self.state.delete_session(session_id)
-        await self.pairing.dispatch()
+        if session.role in PROFESSIONALS:
+            await self.pairing.refresh(session.identity)
 
     async def _consultation(self, session: SessionRecord) -> Any:
         if session.consultation_id is None:
@@ -356,7 +360,7 @@ class Hub:
         await send(self.state, session.session_id, DutyState(on_duty=msg.on_duty))
         if not msg.on_duty:
             await self.pairing.pass_offer(session, "off_duty")
-        await self.pairing.dispatch()
+        await self.pairing.refresh(session.identity)
 
     async def _accept(self, peer: Peer, session: SessionRecord, msg: Accept) -> None:
         await self.pairing.accept(session, msg.consultation_id)

@@ -64,6 +64,35 @@ def queue_order(wants: Iterable[Want], now: float) -> list[Want]:
     return sorted(wants, key=lambda w: (-score(w, now), w.arrived_at, w.sequence))
 
 
+def rank(want: Want) -> tuple[float, float, int]:
+    """The queue-order key without the clock: lower goes first, the same order at every `now`.
+
+    -score(w, now) = arrived_at - HEAD_START - now, so sorting by score is sorting by
+    arrived_at - HEAD_START; a stored index can therefore keep its order as requests wait. The
+    two agree exactly while the float arithmetic is exact, as it is for epoch seconds (all in
+    one binade, integer head starts); otherwise they may differ by a rounding in `score`.
+    """
+    return (want.arrived_at - HEAD_START[want.priority], want.arrived_at, want.sequence)
+
+
+def queue_of(want: Want) -> tuple[Kind, str, Language | None]:
+    """The queue a request waits in: its kind, topic and language; None once any will do."""
+    return (want.kind, want.topic, None if want.any_language else want.language)
+
+
+def queues_for(pro: Free, topics: Iterable[str]) -> list[tuple[Kind, str, Language | None]]:
+    """Every queue that may hold a request `pro` qualifies for, `topics` standing for all when
+    the professional takes every topic. `qualified` still decides (passed_by is per request)."""
+    kinds = [kind for kind, role in KIND_ROLE.items() if role is pro.role]
+    languages: list[Language | None] = [*sorted(pro.languages), None]
+    return [
+        (kind, topic, language)
+        for kind in kinds
+        for topic in sorted(pro.topics or topics)
+        for language in languages
+    ]
+
+
 def qualified(pro: Free, want: Want) -> bool:
     return (
         pro.role is KIND_ROLE[want.kind]

@@ -282,7 +282,14 @@ class ConsultationOffer(_ServerMessage):
 
 
 WithdrawReason = Literal[
-    "declined", "timeout", "cancelled", "abandoned", "off_duty", "disconnected"
+    "declined",
+    "timeout",
+    "cancelled",
+    "abandoned",
+    "off_duty",
+    "disconnected",
+    # Another of the professional's desks accepted it first.
+    "answered_elsewhere",
 ]
 
 

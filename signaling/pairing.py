@@ -1,23 +1,34 @@
-"""Minimal pairing: a terminal's request is offered to a free on-duty professional of its kind.
+"""Dispatch: a terminal's request is offered to a free on-duty professional who qualifies.
 
-Oldest request first; among free professionals the one idle longest. Decline (or no answer in
-`offer_timeout`) offers it to the next, never again to one who passed. Replaced by the dispatch
-router later, behind the same shared state.
+Matching (signaling/matching) decides who gets what: priority with aging, then longest waiting;
+the longest idle qualified professional. It runs incrementally: each event matches only what
+changed (a request placed in the queue, a person who became free) against the shared dispatch
+index, which holds the waiting requests and the free professionals. That is the whole match
+because of the invariant every event keeps: no waiting request is qualified for any free
+professional. A tick once a second re-checks the whole index (a safety net) and tells the
+villagers where they stand.
+
+A professional is a person, whatever sessions (tabs, devices) they have: busy while any of
+them rings, talks or writes up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import time
 from collections import deque
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from room.call import Event
 from room.consultation import Consultation
 from signaling.clock import Clock
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.journal import Journal
-from signaling.matching import KIND_ROLE, Free, Want, match, positions
+from signaling.matching import KIND_ROLE, Free, Want, positions
 from signaling.messages import (
     CallState,
     CallStateChanged,
@@ -43,7 +54,30 @@ log = logging.getLogger(__name__)
 
 DISPATCH_LOCK = "dispatch"
 PROFESSIONAL_KIND = {Professional.LAWYER: Kind.CONSULTATION, Professional.MEDIATOR: Kind.MEDIATION}
+PROFESSIONAL_ROLES = (Role.LAWYER, Role.MEDIATOR)
 IN_ROOM = (CallState.JOINED, CallState.NEGOTIATING, CallState.CONNECTED)
+
+
+# The `waiting` tick's timer subject (one for the whole queue).
+TICK = "queue"
+# The sweep (matching what no event matched) runs with the tick at most this often (clock s).
+SWEEP_EVERY = 5.0
+# Telling the villagers reads the whole queue: at most this often (real seconds) per instance.
+TELL_INTERVAL = 0.25
+# A villager near the front hears of every change within a second; one far back, whose place
+# moves with every offer, every few seconds (1,000 waiting would otherwise mean 1,000 messages
+# a second, for news that matters little to those at the back).
+NEAR_FRONT = 10
+FAR_BACK_INTERVAL = 5.0
+
+
+def update_interval(position: int) -> float:
+    """Seconds at least between two `waiting` updates to a villager at this position."""
+    return 1.0 if position <= NEAR_FRONT else FAR_BACK_INTERVAL
+
+
+# (position, on duty, free, estimated wait) as last sent to a villager.
+Update = tuple[int, int, int, int | None]
 
 
 def new_consultation_id() -> str:
@@ -60,7 +94,10 @@ class Pairing:
         journal: Journal,
         wrap_up_seconds: float = 0.0,
         escalate_after: float = 300.0,
+        *,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
+        """`spawn` runs background work the owner waits for at shutdown (`Hub.spawn`)."""
         self._state = state
         self.wrap_up_seconds = wrap_up_seconds
         self.escalate_after = escalate_after
@@ -70,18 +107,33 @@ class Pairing:
         self._clock = clock
         self._timers = timers
         self._offer_timeout = offer_timeout
+        self._spawn = spawn
+        # What each villager was last told from this instance, and when (clock time).
+        self._told: dict[str, tuple[Update, float]] = {}
+        self._villagers: dict[str, str] = {}
+        # The run that tells them: one at a time; another due if positions changed meanwhile.
+        self._telling = False
+        self._dirty = False
+        self._told_real = float("-inf")
+        self._last_sweep = float("-inf")
         timers.on("offer", self._offer_expired)
         timers.on("wrapup", self._wrap_up_over)
         timers.on("escalate", self._escalate)
-        timers.on("update", self._update_due)
+        timers.on("tick", self._tick)
 
     async def consultation_of(self, session: SessionRecord, consultation_id: str) -> Consultation:
         """The consultation if this session takes part in it; not_found otherwise, so a stranger
         learns nothing about other people's consultations."""
         c = await self._state.get_consultation(consultation_id)
-        if c is None or session.session_id not in (c.village_session, c.professional_session):
+        if c is None or session.session_id not in (
+            c.village_session,
+            c.professional_session,
+            *c.also_ringing,
+        ):
             raise ProtocolError(ErrorCode.NOT_FOUND, f"no consultation {consultation_id} of yours")
         return c
+
+    # -- requests ------------------------------------------------------------------------------
 
     async def request(self, session: SessionRecord, msg: RequestConsultation) -> Consultation:
         async with self._state.lock(DISPATCH_LOCK):
@@ -102,101 +154,40 @@ class Pairing:
                 kind=kind,
                 requested_at=self._clock.now(),
                 priority=msg.priority,
+                sequence=await self._state.next_sequence(),
             )
             # The record first: a request the database never saw is not offered to anyone.
             await self.journal.requested(c, c.requested_at)
             await self._state.put_consultation(c)
-            await self._state.enqueue(c.consultation_id)
             await self._state.put_session(
                 current.model_copy(update={"consultation_id": c.consultation_id})
             )
             await self._timers.set("escalate", c.consultation_id, self.escalate_after)
-        log.info(
-            "consultation=%s requested by %s topic=%s language=%s kind=%s",
-            c.consultation_id,
-            session.identity,
-            c.topic,
-            c.language,
-            c.kind,
-        )
-        await send(
-            self._state,
-            session.session_id,
-            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
-        )
-        await self.dispatch()
+            log.info(
+                "consultation=%s requested by %s topic=%s language=%s kind=%s",
+                c.consultation_id,
+                session.identity,
+                c.topic,
+                c.language,
+                c.kind,
+            )
+            await send(
+                self._state,
+                session.session_id,
+                CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+            )
+            await self._place(c)
+        self._positions_changed()
         return c
 
-    async def dispatch(self) -> None:
-        """Offer waiting requests to free professionals (signaling/matching decides who gets
-        what), then tell the rest where they stand."""
-        async with self._state.lock(DISPATCH_LOCK):
-            now = self._clock.now()
-            on_duty: dict[Role, int] = {}
-            free: dict[str, SessionRecord] = {}
-            async for s in self._state.sessions():
-                if s.role is Role.VILLAGE or not (s.on_duty and s.connected):
-                    continue
-                on_duty[s.role] = on_duty.get(s.role, 0) + 1
-                if s.consultation_id is None and s.wrap_up_until <= now:
-                    free[s.identity] = s
-            queue = {
-                c.consultation_id: c
-                for cid in await self._state.waiting()
-                if (c := await self._state.get_consultation(cid)) and c.state is CallState.WAITING
-            }
-            wants = [_want(c, n) for n, c in enumerate(queue.values())]
-            for want, pro in match(wants, [_free(s) for s in free.values()], now):
-                await self._offer(queue.pop(want.request_id), free.pop(pro.identity))
-            left = [w for w in wants if w.request_id in queue]
-            for cid, position in positions(left, now).items():
-                c = queue[cid]
-                role = KIND_ROLE[c.kind]
-                staffed = on_duty.get(role, 0)
-                update = (
-                    position,
-                    staffed,
-                    sum(1 for p in free.values() if p.role is role),
-                    self._estimate(c.topic, position, staffed),
-                )
-                await self._tell_waiting(c, update, now)
-
-    async def _tell_waiting(
-        self, c: Consultation, update: tuple[int, int, int, int | None], now: float
-    ) -> None:
-        """Send the villager a changed `waiting`, coalesced to at most one a second."""
-        if update == c.last_update:
-            return
-        if now - c.last_update_at < 1.0:
-            await self._timers.set("update", c.consultation_id, c.last_update_at + 1.0 - now)
-            return
-        await self._state.put_consultation(
-            c.model_copy(update={"last_update": update, "last_update_at": now})
-        )
-        position, staffed, free, estimate = update
-        await send(
-            self._state,
-            c.village_session,
-            Waiting(
-                consultation_id=c.consultation_id,
-                position=position,
-                professionals_on_duty=staffed,
-                professionals_free=free,
-                estimated_wait_seconds=estimate,
-            ),
-        )
-
-    def _estimate(self, topic: str, position: int, staffed: int) -> int | None:
-        """Seconds until this request is likely answered: the requests ahead of it, shared among
-        those on duty, each as long as recent calls on this topic (or any topic)."""
-        recent = self._handled.get(topic) or [d for q in self._handled.values() for d in q]
-        if not recent or staffed == 0:
-            return None
-        ahead = position - 1
-        return round((ahead // staffed + 0.5) * sum(recent) / len(recent))
-
-    async def _update_due(self, consultation_id: str, _payload: str) -> None:
-        await self.dispatch()
+    async def _place(self, c: Consultation) -> None:
+        """Put a waiting request in the queue and offer it to the longest idle professional
+        free to take it, if any. Under the dispatch lock."""
+        want = _want(c)
+        await self._state.put_want(want)
+        while (pro := await self._state.first_free_for(want)) is not None:
+            if await self._offer(c, pro.identity):
+                return
 
     async def _escalate(self, consultation_id: str, _payload: str) -> None:
         """Nobody with the villager's language answered in time: any qualified professional
@@ -205,55 +196,140 @@ class Pairing:
             c = await self._state.get_consultation(consultation_id)
             if c is None or c.state is CallState.ENDED or c.any_language:
                 return
-            await self._state.put_consultation(c.model_copy(update={"any_language": True}))
-        log.info("consultation=%s widened to any language (interpreter needed)", consultation_id)
-        await self.dispatch()
+            c = c.model_copy(update={"any_language": True})
+            await self._state.put_consultation(c)
+            log.info(
+                "consultation=%s widened to any language (interpreter needed)", c.consultation_id
+            )
+            if c.state is CallState.WAITING:
+                await self._place(c)
+        self._positions_changed()
 
-    async def _offer(self, c: Consultation, pro: SessionRecord) -> None:
+    # -- professionals -------------------------------------------------------------------------
+
+    async def refresh(self, identity: str) -> None:
+        """Something about this person changed (duty, connection, a call ended, a wrap-up
+        over): put them in or out of the free pool, and offer them the first request they may
+        take."""
+        async with self._state.lock(DISPATCH_LOCK):
+            await self._refresh(identity)
+        self._positions_changed()
+
+    async def _refresh(self, identity: str) -> None:
+        free, desks = await self._availability(identity, count_duty=True)
+        if free is None:
+            await self._state.remove_free(identity)
+            return
+        await self._state.put_free(free)
+        while (want := await self._state.first_want_for(free)) is not None:
+            c = await self._state.get_consultation(want.request_id)
+            if c is None or c.state is not CallState.WAITING:
+                await self._state.remove_want(want.request_id)  # left behind by a crash
+                continue
+            await self._offer(c, identity, desks)
+            return
+
+    async def _availability(
+        self, identity: str, count_duty: bool = False
+    ) -> tuple[Free | None, list[SessionRecord]]:
+        """The person as matching sees them if they are free, and the desks that would ring.
+        `count_duty`: also keep the count of those on duty in step (what villagers are told).
+        """
+        now = self._clock.now()
+        sessions = [
+            s for s in await self._state.sessions_of(identity) if s.role is not Role.VILLAGE
+        ]
+        desks = sorted(
+            (s for s in sessions if s.on_duty and s.connected), key=lambda s: s.session_id
+        )
+        if count_duty:
+            # A person's sessions share their account's role; with none left, neither role.
+            for role in {s.role for s in sessions} or PROFESSIONAL_ROLES:
+                await self._state.set_on_duty(role, identity, any(d.role is role for d in desks))
+        if not desks or any(
+            s.consultation_id is not None or s.wrap_up_until > now for s in sessions
+        ):
+            return None, []
+        return _free(desks[0], max(s.free_since for s in desks)), desks
+
+    # -- offers --------------------------------------------------------------------------------
+
+    async def _offer(
+        self, c: Consultation, identity: str, desks: list[SessionRecord] | None = None
+    ) -> bool:
+        """Ring the person for this request (at `desks`, if just read under this lock). False if
+        they turn out not to be free (the index was behind): they leave the pool. Under the
+        dispatch lock."""
+        if desks is None:
+            free, desks = await self._availability(identity)
+            if free is None:
+                await self._state.remove_free(identity)
+                return False
+        pro = desks[0]
         c = c.moved(
             Event.OFFER,
             professional_session=pro.session_id,
+            also_ringing=tuple(d.session_id for d in desks[1:]),
             professional_identity=pro.identity,
             professional_role=pro.role,
             professional_name=pro.display_name,
         )
         await self._state.put_consultation(c)
-        await self._state.dequeue(c.consultation_id)
-        await self._state.put_session(pro.model_copy(update={"consultation_id": c.consultation_id}))
+        await self._state.remove_want(c.consultation_id)
+        await self._state.remove_free(identity)
+        for desk in desks:
+            await self._state.put_session(
+                desk.model_copy(update={"consultation_id": c.consultation_id})
+            )
         await self._timers.set("offer", c.consultation_id, self._offer_timeout)
         await self.journal.offered(c.consultation_id, pro.identity, pro.role, self._clock.now())
-        log.info("consultation=%s offered to %s", c.consultation_id, pro.identity)
-        await send(
-            self._state,
-            pro.session_id,
-            ConsultationOffer(
-                consultation_id=c.consultation_id,
-                topic=c.topic,
-                language=c.language,
-                kind=c.kind,
-                village=c.village_name,
-                requested_at=_utc(c.requested_at),
-                priority=c.priority,
-                interpreter_needed=bool(pro.languages) and c.language not in pro.languages,
-            ),
+        log.info(
+            "consultation=%s offered to %s (%d desks)", c.consultation_id, identity, len(desks)
         )
+        offer = ConsultationOffer(
+            consultation_id=c.consultation_id,
+            topic=c.topic,
+            language=c.language,
+            kind=c.kind,
+            village=c.village_name,
+            requested_at=_utc(c.requested_at),
+            priority=c.priority,
+            interpreter_needed=bool(pro.languages) and c.language not in pro.languages,
+        )
+        for desk in desks:
+            await send(self._state, desk.session_id, offer)
         await send(
             self._state,
             c.village_session,
             CallStateChanged(consultation_id=c.consultation_id, state=c.state),
         )
+        return True
 
     async def accept(self, session: SessionRecord, consultation_id: str) -> None:
         async with self._state.lock(DISPATCH_LOCK):
             c = await self.consultation_of(session, consultation_id)
-            if c.professional_session != session.session_id:
+            if session.session_id not in (c.professional_session, *c.also_ringing):
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "only the professional offered it may accept"
                 )
             now = self._clock.now()
-            c = c.moved(Event.ACCEPT, answered_at=now)
+            others = [d for d in c.ringing_desks() if d != session.session_id]
+            c = c.moved(
+                Event.ACCEPT,
+                answered_at=now,
+                professional_session=session.session_id,
+                also_ringing=(),
+            )
             await self._state.put_consultation(c)
             await self._timers.cancel("offer", consultation_id)
+            # The first accept wins: the person's other desks stop ringing.
+            for desk in others:
+                await self._free(desk, keep_free_since=True)
+                await send(
+                    self._state,
+                    desk,
+                    OfferWithdrawn(consultation_id=consultation_id, reason="answered_elsewhere"),
+                )
         await self.journal.offer_resolved(consultation_id, session.identity, "accepted", now)
         await self.journal.answered(c, now)
         await self.journal.joined(
@@ -289,79 +365,116 @@ class Pairing:
 
     async def decline(self, session: SessionRecord, consultation_id: str) -> None:
         c = await self.consultation_of(session, consultation_id)
-        if c.professional_session != session.session_id or c.state is not CallState.RINGING:
+        if session.session_id not in c.ringing_desks():
             raise ProtocolError(ErrorCode.INVALID_STATE, "only a ringing offer can be declined")
-        await self._pass(c, "declined")
+        await self._pass(c.consultation_id, session.session_id, "declined")
 
     async def _offer_expired(self, consultation_id: str, _payload: str) -> None:
         c = await self._state.get_consultation(consultation_id)
         if c is not None and c.state is CallState.RINGING and c.professional_session:
             # One who lets an offer ring out is away: paused until they come back (as Asterisk's
             # autopause), so the next request is not offered to an empty chair.
-            missed = c.professional_session
-            await self._pass(c, "timeout")
-            pro = await self._state.get_session(missed)
-            if pro is not None:
-                await self._state.put_session(pro.model_copy(update={"on_duty": False}))
-                await send(self._state, missed, DutyState(on_duty=False, paused=True))
+            await self._pass(c.consultation_id, c.professional_session, "timeout", pause=True)
 
     async def pass_offer(self, session: SessionRecord, reason: WithdrawReason) -> None:
-        """The ringing professional went off duty or dropped: the offer moves on at once."""
+        """A ringing desk went off duty or dropped: it stops ringing there; with no other desk
+        of the person still ringing, the offer moves on at once."""
         if session.consultation_id is None:
             return
-        c = await self._state.get_consultation(session.consultation_id)
-        if (
-            c is not None
-            and c.state is CallState.RINGING
-            and c.professional_session == session.session_id
-        ):
-            await self._pass(c, reason)
-
-    async def _pass(self, c: Consultation, reason: WithdrawReason) -> None:
         async with self._state.lock(DISPATCH_LOCK):
-            pro_session = c.professional_session
-            assert pro_session is not None and c.professional_identity is not None
+            c = await self._state.get_consultation(session.consultation_id)
+            desks = c.ringing_desks() if c is not None else ()
+            if c is None or session.session_id not in desks or len(desks) == 1:
+                left = False
+            else:
+                rest = [d for d in desks if d != session.session_id]
+                c = c.model_copy(
+                    update={"professional_session": rest[0], "also_ringing": tuple(rest[1:])}
+                )
+                await self._state.put_consultation(c)
+                await self._free(session.session_id, keep_free_since=True)
+                await send(
+                    self._state,
+                    session.session_id,
+                    OfferWithdrawn(consultation_id=c.consultation_id, reason=reason),
+                )
+                left = True
+        if not left:
+            await self._pass(session.consultation_id, session.session_id, reason)
+
+    async def _pass(
+        self, consultation_id: str, pro_session: str, reason: WithdrawReason, pause: bool = False
+    ) -> None:
+        """The offer goes back to its place in the queue and on to the next. `pause`: the
+        professional goes off duty in the same step, so nothing rings at them again."""
+        async with self._state.lock(DISPATCH_LOCK):
+            # Read again under the lock: an accept or a hang-up may have got there first.
+            c = await self._state.get_consultation(consultation_id)
+            if c is None or pro_session not in c.ringing_desks():
+                return
+            assert c.professional_identity is not None
+            identity = c.professional_identity
+            desks = c.ringing_desks()
             c = c.moved(
                 Event.DECLINE,
                 professional_session=None,
+                also_ringing=(),
                 professional_identity=None,
                 professional_role=None,
                 professional_name=None,
-                passed_by=(*c.passed_by, c.professional_identity),
+                passed_by=(*c.passed_by, identity),
             )
             await self._state.put_consultation(c)
-            await self._state.enqueue(c.consultation_id)
             await self._timers.cancel("offer", c.consultation_id)
-            await self._free(pro_session)
-        await self.journal.offer_resolved(
-            c.consultation_id, c.passed_by[-1], reason, self._clock.now()
-        )
-        log.info("consultation=%s offer %s", c.consultation_id, reason)
-        await send(
-            self._state,
-            pro_session,
-            OfferWithdrawn(consultation_id=c.consultation_id, reason=reason),
-        )
-        await send(
-            self._state,
-            c.village_session,
-            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
-        )
-        await self.dispatch()
-
-    async def _free(self, session_id: str, wrap_up: float = 0.0) -> None:
-        pro = await self._state.get_session(session_id)
-        if pro is not None:
-            now = self._clock.now()
-            await self._state.put_session(
-                pro.model_copy(
-                    update={
-                        "consultation_id": None,
-                        "free_since": now + wrap_up,
-                        "wrap_up_until": now + wrap_up,
-                    }
-                )
+            for desk in desks:
+                await self._free(desk, pause=pause)
+            await self.journal.offer_resolved(
+                c.consultation_id, identity, reason, self._clock.now()
             )
+            log.info("consultation=%s offer %s", c.consultation_id, reason)
+            for desk in desks:
+                await send(
+                    self._state,
+                    desk,
+                    OfferWithdrawn(consultation_id=c.consultation_id, reason=reason),
+                )
+                if pause:
+                    await send(self._state, desk, DutyState(on_duty=False, paused=True))
+            await send(
+                self._state,
+                c.village_session,
+                CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+            )
+            # The request first: the one who passed may not take it, others may.
+            await self._place(c)
+            await self._refresh(identity)
+        self._positions_changed()
+
+    async def _free(
+        self,
+        session_id: str,
+        wrap_up: float = 0.0,
+        pause: bool = False,
+        keep_free_since: bool = False,
+    ) -> SessionRecord | None:
+        """Release a session from its consultation. `keep_free_since`: a desk that only stopped
+        ringing, while the person is still busy (or was never freed), keeps its idle time."""
+        pro = await self._state.get_session(session_id)
+        if pro is None:
+            return None
+        now = self._clock.now()
+        update: dict[str, object] = {"consultation_id": None}
+        if not keep_free_since:
+            update |= {
+                "free_since": now + wrap_up,
+                "wrap_up_until": now + wrap_up,
+                "on_duty": pro.on_duty and not pause,
+            }
+        pro = pro.model_copy(update=update)
+        await self._state.put_session(pro)
+        return pro
+
+    # -- after a call --------------------------------------------------------------------------
 
     async def end_wrap_up(self, session: SessionRecord) -> None:
         """The professional saved the outcome: ready for the next request."""
@@ -372,59 +485,75 @@ class Pairing:
                 current.model_copy(update={"wrap_up_until": now, "free_since": now})
             )
             await self._timers.cancel("wrapup", session.session_id)
-            await self.dispatch()
+            await self.refresh(current.identity)
 
-    async def _wrap_up_over(self, session_id: str, _payload: str) -> None:
-        await self.dispatch()
+    async def _wrap_up_over(self, session_id: str, identity: str) -> None:
+        await self.refresh(identity)
 
     async def end(self, c: Consultation, event: Event, reason: EndReason) -> None:
         """End the consultation for everyone in it and forget it."""
         async with self._state.lock(DISPATCH_LOCK):
-            ringing = c.professional_session if c.state is CallState.RINGING else None
+            ringing = c.ringing_desks()
             was_in_room = c.state in IN_ROOM
-            if was_in_room and c.answered_at is not None:
-                lengths = self._handled.setdefault(c.topic, deque(maxlen=20))
-                lengths.append(self._clock.now() - c.answered_at)
+            answered_at = c.answered_at
+            # Moved first: a refused move (a cancel once in a room) must change nothing.
             c = c.moved(event)
+            if was_in_room and answered_at is not None:
+                lengths = self._handled.setdefault(c.topic, deque(maxlen=20))
+                lengths.append(self._clock.now() - answered_at)
+            # Out of the queue with it, if it waited.
             await self._state.delete_consultation(c.consultation_id)
-            await self._timers.cancel("offer", c.consultation_id)
-            await self._timers.cancel("escalate", c.consultation_id)
-            await self._timers.cancel("update", c.consultation_id)
+            await self._timers.cancel("offer", c.consultation_id, "escalate")
             await self._free(c.village_session)
             # After a call the professional writes it up before the next one.
             wrap_up = self.wrap_up_seconds if was_in_room else 0.0
+            pro = None
+            for desk in ringing[1:]:
+                await self._free(desk)
             if c.professional_session is not None:
-                await self._free(c.professional_session, wrap_up)
-                if wrap_up:
-                    await self._timers.set("wrapup", c.professional_session, wrap_up)
-        log.info("consultation=%s ended: %s", c.consultation_id, reason)
-        await self.journal.ended(c.consultation_id, reason, self._clock.now())
-        if ringing is not None:
+                pro = await self._free(c.professional_session, wrap_up)
+                if wrap_up and pro is not None:
+                    # At the very instant the record says the wrap-up ends.
+                    await self._timers.set_at(
+                        "wrapup", pro.session_id, pro.wrap_up_until, pro.identity
+                    )
+            log.info("consultation=%s ended: %s", c.consultation_id, reason)
+            await self.journal.ended(c.consultation_id, reason, self._clock.now())
             withdrawn: WithdrawReason = (
                 "abandoned" if reason is EndReason.ABANDONED else "cancelled"
             )
-            await send(
-                self._state,
-                ringing,
-                OfferWithdrawn(consultation_id=c.consultation_id, reason=withdrawn),
-            )
-        members = c.members() if ringing is None else (c.village_session,)
-        for sid in members:
-            await send(
-                self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
-            )
-            await send(
-                self._state,
-                sid,
-                ConsultationEnded(consultation_id=c.consultation_id, reason=reason),
-            )
-        if wrap_up and c.professional_session is not None:
-            await send(
-                self._state,
-                c.professional_session,
-                DutyState(on_duty=True, wrap_up_seconds=wrap_up),
-            )
-        await self.dispatch()
+            for desk in ringing:
+                await send(
+                    self._state,
+                    desk,
+                    OfferWithdrawn(consultation_id=c.consultation_id, reason=withdrawn),
+                )
+            # The professional hears first, so that their next offer (ringing at once, with no
+            # wrap-up) waits on as little as possible; the terminal right after.
+            members = (c.village_session,) if ringing else c.members()
+            for sid in sorted(members, key=lambda sid: sid == c.village_session):
+                await send(
+                    self._state,
+                    sid,
+                    CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+                )
+                await send(
+                    self._state,
+                    sid,
+                    ConsultationEnded(consultation_id=c.consultation_id, reason=reason),
+                )
+                if sid == c.professional_session and pro is not None:
+                    if wrap_up:
+                        # The desk's own duty flag: one who went off duty mid-call stays off.
+                        await send(
+                            self._state,
+                            pro.session_id,
+                            DutyState(on_duty=pro.on_duty, wrap_up_seconds=wrap_up),
+                        )
+                    await self._refresh(pro.identity)
+            if ringing and pro is not None:
+                await self._refresh(pro.identity)
+        self._positions_changed()
 
     async def broadcast_state(self, c: Consultation) -> None:
         for sid in c.members():
@@ -432,10 +561,118 @@ class Pairing:
                 self._state, sid, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
             )
 
+    # -- villagers told where they stand; the whole match re-checked -------------------------
 
-def _want(c: Consultation, sequence: int) -> Want:
+    def _positions_changed(self) -> None:
+        """Queue positions or who is free may have changed: tell the villagers soon. One run at
+        a time, at most one every TELL_INTERVAL of real time (it reads the whole queue)."""
+        self._dirty = True
+        if not self._telling:
+            self._telling = True
+            self._spawn(self._tell_while_dirty())
+
+    async def _tell_while_dirty(self) -> None:
+        try:
+            while self._dirty:
+                # A rate limit on this instance's work, not a wait for anything.
+                await asyncio.sleep(max(0.0, self._told_real + TELL_INTERVAL - time.monotonic()))
+                self._dirty = False
+                self._told_real = time.monotonic()
+                await self._tell_positions()
+        finally:
+            self._telling = False
+
+    async def _tick(self, _subject: str, _payload: str) -> None:
+        """Once a second while anyone waits (whichever instance claims it): updates held back
+        by the one-a-second rule, and now and then the sweep."""
+        now = self._clock.now()
+        if now >= self._last_sweep + SWEEP_EVERY:
+            self._last_sweep = now
+            await self.sweep()
+        await self._tell_positions()
+
+    async def sweep(self) -> None:
+        """A safety net for the invariant: a free professional with a request they could take
+        (an instance died between placing a request and matching it, say) is matched now.
+        Reads without the lock (usually it finds nothing); acts under it."""
+        for pro in await self._state.free_professionals():
+            if await self._state.first_want_for(pro) is not None:
+                log.warning("sweep: %s was free with a request waiting", pro.identity)
+                await self.refresh(pro.identity)
+
+    async def _tell_positions(self) -> bool:
+        """Send each villager a changed `waiting` (position in their queue, who is on duty and
+        free, the estimated wait), at most one a second each (less often far back in the queue).
+        Returns whether anyone waits."""
+        now = self._clock.now()
+        wants = await self._state.wants()
+        for request_id in set(self._told) - {w.request_id for w in wants}:
+            del self._told[request_id]
+            self._villagers.pop(request_id, None)
+        if not wants:
+            return False
+        free = await self._state.free_professionals()
+        on_duty = await self._state.on_duty_counts()
+        by_id = {w.request_id: w for w in wants}
+        # While anyone waits a tick is due within the second; sooner for one held back.
+        next_tick = now + 1.0
+        for request_id, position in positions(wants, now).items():
+            want = by_id[request_id]
+            role = KIND_ROLE[want.kind]
+            staffed = on_duty.get(role, 0)
+            update = (
+                position,
+                staffed,
+                sum(1 for p in free if p.role is role),
+                self._estimate(want.topic, position, staffed),
+            )
+            told = self._told.get(request_id)
+            if told is not None and told[0] == update:
+                continue
+            interval = update_interval(position)
+            if told is not None and now - told[1] < interval:
+                next_tick = min(next_tick, told[1] + interval)
+                continue
+            village = await self._village_of(request_id)
+            if village is None:
+                continue
+            self._told[request_id] = (update, now)
+            await send(
+                self._state,
+                village,
+                Waiting(
+                    consultation_id=request_id,
+                    position=position,
+                    professionals_on_duty=staffed,
+                    professionals_free=update[2],
+                    estimated_wait_seconds=update[3],
+                ),
+            )
+        await self._timers.set("tick", TICK, next_tick - now, earlier_only=True)
+        return True
+
+    async def _village_of(self, request_id: str) -> str | None:
+        village = self._villagers.get(request_id)
+        if village is None:
+            c = await self._state.get_consultation(request_id)
+            if c is None:
+                return None
+            village = self._villagers[request_id] = c.village_session
+        return village
+
+    def _estimate(self, topic: str, position: int, staffed: int) -> int | None:
+        """Seconds until this request is likely answered: the requests ahead of it, shared among
+        those on duty, each as long as recent calls on this topic (or any topic)."""
+        recent = self._handled.get(topic) or [d for q in self._handled.values() for d in q]
+        if not recent or staffed == 0:
+            return None
+        ahead = position - 1
+        return round((ahead // staffed + 0.5) * sum(recent) / len(recent))
+
+
+def _want(c: Consultation) -> Want:
     return Want(
-        sequence=sequence,
+        sequence=c.sequence,
         request_id=c.consultation_id,
         kind=c.kind,
         topic=c.topic,
@@ -447,13 +684,13 @@ def _want(c: Consultation, sequence: int) -> Want:
     )
 
 
-def _free(s: SessionRecord) -> Free:
+def _free(s: SessionRecord, free_since: float) -> Free:
     return Free(
         identity=s.identity,
         role=s.role,
         topics=frozenset(s.topics),
         languages=frozenset(s.languages or tuple(Language)),
-        free_since=s.free_since,
+        free_since=free_since,
     )
 
 

@@ -32,16 +32,32 @@ class Timers:
     def on(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
 
-    async def set(self, kind: str, subject: str, delay: float, payload: str = "") -> None:
-        await self._state.set_timer(f"{kind}:{subject}", self._clock.now() + delay, payload)
+    async def set(
+        self, kind: str, subject: str, delay: float, payload: str = "", earlier_only: bool = False
+    ) -> None:
+        """Fire in `delay` seconds. `earlier_only`: unless it is already due sooner (so that a
+        stream of callers cannot keep pushing it back)."""
+        await self._state.set_timer(
+            f"{kind}:{subject}", self._clock.now() + delay, payload, earlier_only
+        )
         self._wake.set()
 
-    async def cancel(self, kind: str, subject: str) -> None:
-        await self._state.cancel_timer(f"{kind}:{subject}")
+    async def set_at(self, kind: str, subject: str, due: float, payload: str = "") -> None:
+        """Fire at `due` (clock time): for a deadline also written in a record, to the
+        instant."""
+        await self._state.set_timer(f"{kind}:{subject}", due, payload)
+        self._wake.set()
+
+    async def cancel(self, kind: str, subject: str, *more_kinds: str) -> None:
+        """Cancel the `kind` timer of `subject` (and those of `more_kinds`), in one go."""
+        await self._state.cancel_timer(*(f"{k}:{subject}" for k in (kind, *more_kinds)))
 
     async def run(self) -> None:
         """Fire due timers until cancelled."""
         while True:
+            # Cleared before looking, not after: a timer set while this pass talks to the state
+            # wakes the sleep below instead of waiting out a poll.
+            self._wake.clear()
             for key, payload in await self._state.claim_due_timers(self._clock.now()):
                 kind, _, subject = key.partition(":")
                 handler = self._handlers.get(kind)
@@ -59,5 +75,4 @@ class Timers:
             raise_if_cancelled()
             now = self._clock.now()
             deadline = now + POLL_SECONDS if due is None else min(due, now + POLL_SECONDS)
-            self._wake.clear()
             await self._clock.sleep_until(deadline, self._wake)

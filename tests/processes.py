@@ -24,6 +24,8 @@ class Served:
     port: int
     log: list[str] = field(default_factory=list)
     _drain: asyncio.Task[None] | None = None
+    # Set on every line read into `log`.
+    _logged: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -32,6 +34,20 @@ class Served:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    async def until_logged(self, *texts: str, timeout: float = 30) -> str:
+        """Wait until a log line containing one of `texts` has been read; return that line."""
+        async with asyncio.timeout(timeout):
+            seen = 0
+            while True:
+                for line in self.log[seen:]:
+                    if any(text in line for text in texts):
+                        return line
+                seen = len(self.log)
+                if self._drain is not None and self._drain.done():
+                    raise RuntimeError(f"lawroom serve ended before logging any of {texts}")
+                self._logged.clear()
+                await self._logged.wait()
 
     async def stop(self, timeout: float = 20) -> int:
         if self.proc.returncode is None:
@@ -72,11 +88,15 @@ async def serve(data_dir: Path, *args: str, port: int | None = None) -> Served:
 
     async def drain() -> None:
         assert proc.stderr is not None
-        while line := await proc.stderr.readline():
-            text = line.decode(errors="replace")
-            served.log.append(text)
-            if "Lawroom on" in text:
-                ready.set()
+        try:
+            while line := await proc.stderr.readline():
+                text = line.decode(errors="replace")
+                served.log.append(text)
+                served._logged.set()
+                if "Lawroom on" in text:
+                    ready.set()
+        finally:
+            served._logged.set()  # a waiter sees that the log has ended
 
     served._drain = asyncio.create_task(drain())
     try:

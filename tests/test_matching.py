@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from signaling.availability import (
     AVAILABILITY_TRANSITIONS,
@@ -11,7 +13,7 @@ from signaling.availability import (
     IllegalAvailability,
     next_availability,
 )
-from signaling.matching import Free, Want, match, positions, queue_order
+from signaling.matching import Free, Want, match, positions, queue_order, rank
 from signaling.messages import Kind, Language, Priority, Role
 
 A, V = Availability, AvailabilityEvent
@@ -124,3 +126,33 @@ def test_positions_per_queue() -> None:
         want("d", 3, priority=Priority.URGENT),
     ]
     assert positions(wants, now=10) == {"d": 1, "a": 2, "b": 3, "c": 1}
+
+
+EPOCH = 1_700_000_000.0
+
+
+@st.composite
+def wants_and_now(draw: st.DrawFn) -> tuple[list[Want], float]:
+    """Times where `score`'s arithmetic is exact: epoch microseconds (one binade, as the server's
+    clock gives) or small multiples of 1/64 s."""
+    if draw(st.booleans()):
+        instants = st.integers(0, 10**11).map(lambda us: EPOCH + us / 1e6)
+    else:
+        instants = st.integers(0, 2**20).map(lambda k: k / 64)
+    n = draw(st.integers(0, 40))
+    wants = [
+        want(
+            f"r{i}",
+            at=draw(instants | st.sampled_from([draw(instants) + d for d in (0, 120, 900, 780)])),
+            priority=draw(st.sampled_from(Priority)),
+            sequence=draw(st.integers(0, 5)),
+        )
+        for i in range(n)
+    ]
+    return wants, draw(instants)
+
+
+@given(wants_and_now())
+def test_rank_is_queue_order_at_any_time(case: tuple[list[Want], float]) -> None:
+    wants, now = case
+    assert sorted(wants, key=rank) == queue_order(wants, now)

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from room.consultation import Consultation
 from signaling.clock import ManualClock
-from signaling.messages import Kind, Language, Role
+from signaling.matching import Free, Want, qualified, queue_order
+from signaling.messages import Kind, Language, Priority, Role
 from signaling.state import MemoryState, SessionRecord, SharedState
 from signaling.state.memory import OUTBOX_LIMIT
 from signaling.state.redis import LockTimeout, RedisState
@@ -128,18 +132,45 @@ async def test_consultations_round_trip(state: SharedState) -> None:
 
 
 @pytest.mark.timeout(10)
-async def test_queue_keeps_order_and_no_duplicates(state: SharedState) -> None:
-    for cid in ("c1", "c2", "c3"):
-        await state.put_consultation(consultation(cid))
-        await state.enqueue(cid)
-    await state.enqueue("c2")
-    await state.dequeue("c1")
-    assert await state.waiting() == ["c2", "c3"]
-    await state.delete_consultation("c2")
-    assert await state.waiting() == ["c3"]
-    assert await state.get_consultation("c2") is None
-    await state.enqueue("c1")  # a passed offer goes back to the end of the queue
-    assert await state.waiting() == ["c3", "c1"]
+async def test_arrival_numbers_only_count_up(state: SharedState) -> None:
+    numbers = [await state.next_sequence() for _ in range(5)]
+    assert numbers == sorted(set(numbers))
+
+
+@pytest.mark.timeout(10)
+async def test_a_persons_sessions_are_found_by_identity(state: SharedState) -> None:
+    tab = session("tab-1").model_copy(update={"identity": "lawyer-1"})
+    other_tab = session("tab-2").model_copy(update={"identity": "lawyer-1"})
+    await state.put_session(tab)
+    await state.put_session(other_tab)
+    await state.put_session(session("someone-else"))
+    assert await state.sessions_of("lawyer-1") == [tab, other_tab]
+    await state.delete_session("tab-1")
+    assert await state.sessions_of("lawyer-1") == [other_tab]
+    assert await state.sessions_of("nobody") == []
+
+
+@pytest.mark.timeout(10)
+async def test_people_on_duty_are_counted_once_per_role(state: SharedState) -> None:
+    await state.set_on_duty(Role.LAWYER, "lawyer-1", True)
+    await state.set_on_duty(Role.LAWYER, "lawyer-1", True)  # a second desk
+    await state.set_on_duty(Role.LAWYER, "lawyer-2", True)
+    await state.set_on_duty(Role.MEDIATOR, "mediator-1", True)
+    assert await state.on_duty_counts() == {Role.LAWYER: 2, Role.MEDIATOR: 1}
+    await state.set_on_duty(Role.MEDIATOR, "mediator-1", False)
+    await state.set_on_duty(Role.LAWYER, "nobody", False)
+    assert await state.on_duty_counts() == {Role.LAWYER: 2}
+
+
+@pytest.mark.timeout(10)
+async def test_an_ended_consultation_leaves_the_queue(state: SharedState) -> None:
+    await state.put_consultation(consultation("c1"))
+    await state.put_want(want("c1", 0.0))
+    await state.put_want(want("c2", 1.0))
+    assert await state.waiting() == ["c1", "c2"]
+    await state.delete_consultation("c1")
+    assert await state.waiting() == ["c2"]
+    assert await state.get_consultation("c1") is None
 
 
 @pytest.mark.timeout(10)
@@ -569,3 +600,322 @@ async def test_counts_run_over_a_window_and_reset(state: SharedState) -> None:
     assert await state.count("signin:b", 60.0, 60.0) == 1
     await state.reset_count("signin:a")
     assert await state.count("signin:a", 60.0, 61.0) == 1
+
+
+# -- the dispatch index, for every backend ----------------------------------------------------
+
+# Epoch seconds: the float arithmetic of `queue_order` is exact there, so its order at any time
+# is the index's time-free order exactly.
+T0 = 1_700_000_000.0
+ZH, MN = Language.ZH, Language.MN
+
+
+def want(
+    rid: str, at: float, priority: Priority = Priority.NORMAL, seq: int = 0, **kw: Any
+) -> Want:
+    fields: dict[str, Any] = {"kind": Kind.CONSULTATION, "topic": "labour", "language": ZH}
+    fields.update(kw)
+    return Want(rid, arrived_at=T0 + at, priority=priority, sequence=seq, **fields)
+
+
+def free(identity: str, since: float, role: Role = Role.LAWYER, **kw: Any) -> Free:
+    fields: dict[str, Any] = {"topics": frozenset(), "languages": frozenset({ZH})}
+    fields.update(kw)
+    return Free(identity, role=role, free_since=T0 + since, **fields)
+
+
+async def ids(state: SharedState) -> list[str]:
+    return [w.request_id for w in await state.wants()]
+
+
+async def first_id(state: SharedState, pro: Free) -> str | None:
+    found = await state.first_want_for(pro)
+    return None if found is None else found.request_id
+
+
+@pytest.mark.timeout(10)
+async def test_wants_put_replace_and_remove(state: SharedState) -> None:
+    a, b = want("a", 0, seq=1), want("b", 1, seq=2)
+    await state.put_want(a)
+    await state.put_want(b)
+    moved = want("a", 2, seq=1, passed_by=frozenset({"x"}), topic="traffic")
+    await state.put_want(moved)
+    assert await state.wants() == [b, moved]
+    await state.remove_want("b")
+    await state.remove_want("b")
+    await state.remove_want("never")
+    assert await state.wants() == [moved]
+    await state.remove_want("a")
+    assert await state.wants() == []
+    assert await state.first_want_for(free("l", 0)) is None
+
+
+@pytest.mark.timeout(10)
+async def test_a_want_for_a_topic_outside_the_catalogue_is_refused(state: SharedState) -> None:
+    with pytest.raises(ValueError, match="unknown topic"):
+        await state.put_want(want("a", 0, topic="astrology"))
+    assert await state.wants() == []
+
+
+@pytest.mark.timeout(10)
+async def test_wants_come_in_queue_order(state: SharedState) -> None:
+    wants = [
+        want("n-old", 0, seq=1),
+        want("n-new", 50, seq=2, topic="traffic", language=MN),
+        want("e-new", 90, Priority.ELDERLY, seq=3, kind=Kind.MEDIATION, topic="land"),
+        want("u", 99, Priority.URGENT, seq=4, any_language=True),
+        # Arrived 120 s after n-old, an elderly class: the same score, so arrival decides.
+        want("e-tie", 120, Priority.ELDERLY, seq=5),
+        # Two in the same instant: the sequence decides.
+        want("same-2", 60, seq=7),
+        want("same-1", 60, seq=6, topic="traffic"),
+    ]
+    for w in wants:
+        await state.put_want(w)
+    expected = [w.request_id for w in queue_order(wants, now=T0 + 100)]
+    assert expected == ["u", "e-new", "n-old", "e-tie", "n-new", "same-1", "same-2"]
+    assert await ids(state) == expected
+    # Time passing never reorders them.
+    assert [w.request_id for w in queue_order(wants, now=T0 + 10_000)] == expected
+
+
+@pytest.mark.timeout(10)
+async def test_equal_scores_go_by_arrival_then_sequence(state: SharedState) -> None:
+    # The same score (an elderly head start of 120 s); sequences against the arrival order.
+    normal = want("normal", 0, seq=9)
+    elderly = want("elderly", 120, Priority.ELDERLY, seq=3)
+    elsewhere = want("elsewhere", 120, Priority.ELDERLY, seq=1, topic="traffic")
+    for w in (elsewhere, elderly, normal):
+        await state.put_want(w)
+    assert await ids(state) == ["normal", "elsewhere", "elderly"]
+    assert await first_id(state, free("l", 0, topics={"labour"})) == "normal"
+    assert await first_id(state, free("l", 0)) == "normal"
+    await state.remove_want("normal")
+    # The same score and instant in two queues: the sequence decides.
+    assert await first_id(state, free("l", 0)) == "elsewhere"
+
+
+@pytest.mark.timeout(10)
+async def test_first_want_for_takes_kind_topic_and_language_into_account(
+    state: SharedState,
+) -> None:
+    for w in (
+        want("mediation", 0, seq=1, kind=Kind.MEDIATION, topic="land"),
+        want("traffic-mn", 1, seq=2, topic="traffic", language=MN),
+        want("labour-mn", 2, seq=3, language=MN),
+        want("labour-mn-any", 3, seq=4, language=MN, any_language=True),
+        want("labour-zh", 4, seq=5),
+    ):
+        await state.put_want(w)
+    assert await first_id(state, free("mediator", 0, Role.MEDIATOR)) == "mediation"
+    assert await first_id(state, free("mediator", 0, Role.MEDIATOR, topics={"labour"})) is None
+    # Empty topics: every topic.
+    assert await first_id(state, free("all-mn", 0, languages={MN})) == "traffic-mn"
+    assert await first_id(state, free("labour-mn", 0, topics={"labour"}, languages={MN})) == (
+        "labour-mn"
+    )
+    # A zh speaker: the mn request once any language will do, before the later zh one.
+    assert await first_id(state, free("zh", 0, topics={"labour"})) == "labour-mn-any"
+    assert await first_id(state, free("zh", 0, topics={"consumer"})) is None
+    assert await first_id(state, free("village", 0, Role.VILLAGE)) is None
+
+
+@pytest.mark.timeout(10)
+async def test_first_want_for_skips_what_the_professional_passed_on(state: SharedState) -> None:
+    for w in (
+        want("a", 0, seq=1, passed_by=frozenset({"l1", "l2"})),
+        want("b", 1, seq=2, passed_by=frozenset({"l1"})),
+        want("c", 2, seq=3, topic="traffic"),
+        want("d", 3, seq=4),
+    ):
+        await state.put_want(w)
+    assert await first_id(state, free("l1", 0)) == "c"  # best across queues
+    assert await first_id(state, free("l1", 0, topics={"labour"})) == "d"
+    assert await first_id(state, free("l2", 0)) == "b"
+    assert await first_id(state, free("l3", 0)) == "a"
+
+
+@pytest.mark.timeout(10)
+async def test_first_want_for_walks_past_a_long_run_it_passed_on(state: SharedState) -> None:
+    for i in range(40):
+        await state.put_want(want(f"passed-{i:02}", i, seq=i, passed_by=frozenset({"l"})))
+    await state.put_want(want("open", 50, seq=50))
+    await state.put_want(want("later", 60, seq=60, topic="traffic"))
+    assert await first_id(state, free("l", 0)) == "open"
+
+
+@pytest.mark.timeout(10)
+async def test_a_replaced_want_changes_queue_without_a_stale_entry(state: SharedState) -> None:
+    mn = want("r", 0, seq=1, language=MN)
+    zh_pro = free("zh", 0)
+    await state.put_want(mn)
+    assert await state.first_want_for(zh_pro) is None
+    widened = want("r", 0, seq=1, language=MN, any_language=True)
+    await state.put_want(widened)
+    assert await state.first_want_for(zh_pro) == widened
+    assert await state.first_want_for(free("mn", 0, languages={MN})) == widened
+    passed = want("r", 0, seq=1, language=MN, any_language=True, passed_by=frozenset({"zh"}))
+    await state.put_want(passed)
+    assert await state.first_want_for(zh_pro) is None
+    assert await state.wants() == [passed]
+    await state.remove_want("r")
+    assert await state.first_want_for(free("mn", 0, languages={MN})) is None
+    assert await state.wants() == []
+
+
+@pytest.mark.timeout(10)
+async def test_free_professionals_longest_idle_first(state: SharedState) -> None:
+    pros = [
+        free("b", 5),
+        free("a", 5, Role.MEDIATOR),
+        free("c", 1, languages={MN}),
+        free("d", 9, topics={"labour"}),
+    ]
+    for p in pros:
+        await state.put_free(p)
+    assert [p.identity for p in await state.free_professionals()] == ["c", "a", "b", "d"]
+    again = free("c", 20, languages={MN})
+    await state.put_free(again)
+    await state.remove_free("a")
+    await state.remove_free("never")
+    assert await state.free_professionals() == [pros[0], pros[3], again]
+
+
+@pytest.mark.timeout(10)
+async def test_first_free_for_is_the_longest_idle_qualified(state: SharedState) -> None:
+    for p in (
+        free("zh-only", 0),
+        free("mn-traffic", 50, languages={MN}, topics={"traffic"}),
+        free("mn-any", 10, languages={MN, ZH}),
+        free("mn-labour", 1, languages={MN}, topics={"labour"}),
+        free("mediator", 0, Role.MEDIATOR, languages={MN}),
+    ):
+        await state.put_free(p)
+
+    async def first(w: Want) -> str | None:
+        found = await state.first_free_for(w)
+        return None if found is None else found.identity
+
+    assert await first(want("r", 0, topic="traffic", language=MN)) == "mn-any"
+    assert await first(want("r", 0, topic="traffic", language=MN, any_language=True)) == "zh-only"
+    passed = frozenset({"mn-any"})
+    assert await first(want("r", 0, topic="traffic", language=MN, passed_by=passed)) == (
+        "mn-traffic"
+    )
+    assert await first(want("r", 0, kind=Kind.MEDIATION, topic="land", language=ZH)) is None
+    assert await first(want("r", 0, kind=Kind.MEDIATION, topic="land", language=MN)) == "mediator"
+    await state.remove_free("mn-any")
+    assert await first(want("r", 0, topic="labour", language=MN)) == "mn-labour"
+
+
+# Few topics, identities and instants, so that queues, passes and ties are common.
+TOPICS = ("labour", "traffic", "land")
+IDENTITIES = ("p1", "p2", "p3", "p4", "p5")
+instants = st.one_of(
+    st.integers(0, 40).map(lambda k: T0 + 30 * k),  # many requests tied in score
+    st.integers(0, 2000).map(lambda k: T0 + k / 4),  # ties across classes: head starts differ
+    st.integers(0, 10**10).map(lambda us: T0 + us / 1e6),  # microseconds over a few hours
+)
+identity_sets = st.frozensets(st.sampled_from(IDENTITIES))
+
+
+@st.composite
+def wants_st(draw: st.DrawFn, min_size: int = 0, max_size: int = 30) -> list[Want]:
+    """Requests r0, r1, ... with sequence = index (arrival times drawn apart from it)."""
+    n = draw(st.integers(min_size, max_size))
+    return [
+        Want(
+            f"r{i}",
+            kind=draw(st.sampled_from(Kind)),
+            topic=draw(st.sampled_from(TOPICS)),
+            language=draw(st.sampled_from(Language)),
+            priority=draw(st.sampled_from(Priority)),
+            arrived_at=draw(instants),
+            passed_by=draw(identity_sets),
+            any_language=draw(st.booleans()),
+            sequence=i,
+        )
+        for i in range(n)
+    ]
+
+
+pros_st = st.builds(
+    Free,
+    identity=st.sampled_from(IDENTITIES),
+    role=st.sampled_from(Role),
+    topics=st.frozensets(st.sampled_from(TOPICS)),
+    languages=st.frozensets(st.sampled_from(Language), min_size=1),
+    free_since=instants,
+)
+
+
+async def _emptied(state: SharedState) -> SharedState:
+    """The same state for every example (a fixture): what the last one left goes first."""
+    for w in await state.wants():
+        await state.remove_want(w.request_id)
+    for p in await state.free_professionals():
+        await state.remove_free(p.identity)
+    return state
+
+
+@pytest.mark.timeout(60)
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    wants=wants_st(),
+    replaced=st.lists(st.tuples(st.integers(0, 29), identity_sets, st.booleans()), max_size=5),
+    removed=st.sets(st.integers(0, 29), max_size=5),
+    pro=pros_st,
+    wait=st.floats(0, 10_000),
+)
+async def test_first_want_for_is_the_first_qualified_in_queue_order(
+    state: SharedState,
+    wants: list[Want],
+    replaced: list[tuple[int, frozenset[str], bool]],
+    removed: set[int],
+    pro: Free,
+    wait: float,
+) -> None:
+    state = await _emptied(state)
+    current = {w.request_id: w for w in wants}
+    for w in wants:
+        await state.put_want(w)
+    # Replace some (passes grow, any language flips) and remove some: no stale entry may stay.
+    for i, more, flip in replaced:
+        if (old := current.get(f"r{i}")) is not None:
+            new = dataclasses.replace(
+                old, passed_by=old.passed_by | more, any_language=old.any_language ^ flip
+            )
+            current[new.request_id] = new
+            await state.put_want(new)
+    for i in removed:
+        current.pop(f"r{i}", None)
+        await state.remove_want(f"r{i}")
+    now = max((w.arrived_at for w in current.values()), default=T0) + wait
+    order = queue_order(current.values(), now)
+    assert await state.wants() == order
+    assert await state.first_want_for(pro) == next((w for w in order if qualified(pro, w)), None)
+
+
+@pytest.mark.timeout(60)
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    pros=st.lists(pros_st, max_size=len(IDENTITIES), unique_by=lambda p: p.identity),
+    w=wants_st(min_size=1, max_size=1).map(lambda ws: ws[0]),
+)
+async def test_first_free_for_is_the_longest_idle_qualified_in_match_order(
+    state: SharedState, pros: list[Free], w: Want
+) -> None:
+    state = await _emptied(state)
+    for p in pros:
+        await state.put_free(p)
+    idle = sorted(pros, key=lambda p: (p.free_since, p.identity))
+    assert await state.free_professionals() == idle
+    assert await state.first_free_for(w) == next((p for p in idle if qualified(p, w)), None)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from room.consultation import Consultation
-from signaling.state.base import SessionRecord, Sink
+from signaling.matching import KIND_ROLE, Free, Want, qualified, queue_of, queues_for, rank
+from signaling.messages import Kind, Language, Role
+from signaling.state.base import SessionRecord, Sink, check_indexable
+from signaling.topics import TOPIC_SLUGS
 
 # Messages kept per session for replay after a resume; a client away longer than this many
 # messages resumes with a gap, which it is told about (`replayed` falls short).
 OUTBOX_LIMIT = 512
+
+# Queue order, then the request id: a total order, the same as the Redis backend's.
+_WantKey = tuple[tuple[float, float, int], str]
 
 
 class MemoryState:
@@ -21,13 +28,21 @@ class MemoryState:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._sessions: dict[str, SessionRecord] = {}
         self._consultations: dict[str, Consultation] = {}
-        self._queue: list[str] = []
+        self._by_identity: defaultdict[str, set[str]] = defaultdict(set)
+        self._arrivals = 0
+        self._on_duty: defaultdict[Role, set[str]] = defaultdict(set)
         self._seq: dict[str, int] = {}
         self._outbox: dict[str, deque[tuple[int, str]]] = {}
         self._sinks: dict[str, Sink] = {}
         self._timers: dict[str, tuple[float, str]] = {}
         self._timer_heap: list[tuple[float, str]] = []
         self._counts: dict[str, tuple[float, int]] = {}
+        # The dispatch index: records by id, and sorted lists of (order key, id) per queue
+        # (requests) or per role (professionals); an empty list is dropped.
+        self._wants: dict[str, Want] = {}
+        self._want_queues: dict[tuple[Kind, str, Language | None], list[_WantKey]] = {}
+        self._free: dict[str, Free] = {}
+        self._free_queues: dict[Role, list[tuple[float, str]]] = {}
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -36,6 +51,7 @@ class MemoryState:
 
     async def put_session(self, session: SessionRecord) -> None:
         self._sessions[session.session_id] = session
+        self._by_identity[session.identity].add(session.session_id)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         return self._sessions.get(session_id)
@@ -47,8 +63,15 @@ class MemoryState:
         return None
 
     async def delete_session(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        gone = self._sessions.pop(session_id, None)
+        if gone is not None:
+            self._by_identity[gone.identity].discard(session_id)
+            if not self._by_identity[gone.identity]:
+                del self._by_identity[gone.identity]
         await self.drop_outbox(session_id)
+
+    async def sessions_of(self, identity: str) -> list[SessionRecord]:
+        return [self._sessions[sid] for sid in sorted(self._by_identity.get(identity, ()))]
 
     async def sessions(self) -> AsyncIterator[SessionRecord]:
         for s in list(self._sessions.values()):
@@ -62,18 +85,77 @@ class MemoryState:
 
     async def delete_consultation(self, consultation_id: str) -> None:
         self._consultations.pop(consultation_id, None)
-        await self.dequeue(consultation_id)
+        await self.remove_want(consultation_id)
 
-    async def enqueue(self, consultation_id: str) -> None:
-        if consultation_id not in self._queue:
-            self._queue.append(consultation_id)
+    async def set_on_duty(self, role: Role, identity: str, on_duty: bool) -> None:
+        if on_duty:
+            self._on_duty[role].add(identity)
+        else:
+            self._on_duty[role].discard(identity)
 
-    async def dequeue(self, consultation_id: str) -> None:
-        if consultation_id in self._queue:
-            self._queue.remove(consultation_id)
+    async def on_duty_counts(self) -> dict[Role, int]:
+        return {role: len(people) for role, people in self._on_duty.items() if people}
 
     async def waiting(self) -> list[str]:
-        return list(self._queue)
+        return [w.request_id for w in await self.wants()]
+
+    async def next_sequence(self) -> int:
+        self._arrivals += 1
+        return self._arrivals
+
+    async def put_want(self, want: Want) -> None:
+        check_indexable(want)
+        await self.remove_want(want.request_id)
+        self._wants[want.request_id] = want
+        bisect.insort(self._want_queues.setdefault(queue_of(want), []), _want_key(want))
+
+    async def remove_want(self, request_id: str) -> None:
+        old = self._wants.pop(request_id, None)
+        if old is not None:
+            entries = self._want_queues[queue_of(old)]
+            del entries[bisect.bisect_left(entries, _want_key(old))]
+            if not entries:
+                del self._want_queues[queue_of(old)]
+
+    async def wants(self) -> list[Want]:
+        merged = heapq.merge(*self._want_queues.values())
+        return [self._wants[request_id] for _, request_id in merged]
+
+    async def first_want_for(self, pro: Free) -> Want | None:
+        best: tuple[_WantKey, Want] | None = None
+        for queue in queues_for(pro, TOPIC_SLUGS):
+            for key in self._want_queues.get(queue, ()):
+                if best is not None and key >= best[0]:
+                    break  # the rest of this queue comes later still
+                want = self._wants[key[1]]
+                if qualified(pro, want):
+                    best = (key, want)
+                    break
+        return None if best is None else best[1]
+
+    async def put_free(self, pro: Free) -> None:
+        await self.remove_free(pro.identity)
+        self._free[pro.identity] = pro
+        bisect.insort(self._free_queues.setdefault(pro.role, []), (pro.free_since, pro.identity))
+
+    async def remove_free(self, identity: str) -> None:
+        old = self._free.pop(identity, None)
+        if old is not None:
+            idle = self._free_queues[old.role]
+            del idle[bisect.bisect_left(idle, (old.free_since, old.identity))]
+            if not idle:
+                del self._free_queues[old.role]
+
+    async def free_professionals(self) -> list[Free]:
+        merged = heapq.merge(*self._free_queues.values())
+        return [self._free[identity] for _, identity in merged]
+
+    async def first_free_for(self, want: Want) -> Free | None:
+        for _, identity in self._free_queues.get(KIND_ROLE[want.kind], ()):
+            pro = self._free[identity]
+            if qualified(pro, want):
+                return pro
+        return None
 
     async def deliver(self, session_id: str, build: Callable[[int], str]) -> None:
         seq = self._seq.get(session_id, 0) + 1
@@ -100,12 +182,18 @@ class MemoryState:
         self._seq.pop(session_id, None)
         self._sinks.pop(session_id, None)
 
-    async def set_timer(self, key: str, due: float, payload: str) -> None:
+    async def set_timer(
+        self, key: str, due: float, payload: str, earlier_only: bool = False
+    ) -> None:
+        current = self._timers.get(key)
+        if earlier_only and current is not None and current[0] <= due:
+            return
         self._timers[key] = (due, payload)
         heapq.heappush(self._timer_heap, (due, key))
 
-    async def cancel_timer(self, key: str) -> None:
-        self._timers.pop(key, None)
+    async def cancel_timer(self, *keys: str) -> None:
+        for key in keys:
+            self._timers.pop(key, None)
 
     async def claim_due_timers(self, now: float) -> list[tuple[str, str]]:
         due: list[tuple[str, str]] = []
@@ -139,3 +227,7 @@ class MemoryState:
 
     async def close(self) -> None:
         self._sinks.clear()
+
+
+def _want_key(want: Want) -> _WantKey:
+    return (rank(want), want.request_id)

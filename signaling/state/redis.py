@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -23,8 +24,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from room.consultation import Consultation
 from signaling.cancellation import raise_if_cancelled
+from signaling.matching import Free, Want
+from signaling.messages import Role
 from signaling.state.base import SessionRecord, Sink
 from signaling.state.memory import OUTBOX_LIMIT
+from signaling.state.redis_index import RedisDispatchIndex
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ LOCK_RETRY_MAX = 0.02
 # The pool waits (up to POOL_TIMEOUT_SECONDS) for a free connection rather than raising, as
 # redis-py's default asyncio pool does past its cap under a burst.
 MAX_CONNECTIONS = 32
+# Sessions whose last seq this instance remembers (a hint; least recently used forgotten).
+SEQ_HINTS = 10_000
 POOL_TIMEOUT_SECONDS = 10.0
 # Bound on waiting for the subscription to this instance's channel to be confirmed.
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
@@ -51,7 +57,8 @@ READER_RETRY_SECONDS = 0.5
 
 # -- Lua: each runs atomically in Redis --------------------------------------------------------
 
-# KEYS sessions, tokens; ARGV session_id, json, token_hash. The token index moves with the record.
+# KEYS sessions, tokens, the identity's sessions; ARGV session_id, json, token_hash. The token
+# index moves with the record; the identity's set gains it.
 _PUT_SESSION = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then
@@ -62,6 +69,7 @@ if old then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -72,7 +80,17 @@ if not sid then return false end
 return redis.call('HGET', KEYS[1], sid)
 """
 
-# KEYS sessions, tokens, seq, outbox, owner; ARGV session_id.
+# KEYS the identity's sessions, sessions. Their records, in one round trip.
+_SESSIONS_OF = """
+local out = {}
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local raw = redis.call('HGET', KEYS[2], sid)
+  if raw then out[#out + 1] = raw end
+end
+return out
+"""
+
+# KEYS sessions, tokens, seq, outbox, owner, the identity's sessions; ARGV session_id.
 _DELETE_SESSION = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then
@@ -80,14 +98,8 @@ if old then
   if redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
+redis.call('SREM', KEYS[6], ARGV[1])
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
-return 1
-"""
-
-# KEYS queue, counter; ARGV consultation_id. Already waiting: keeps its place, as in memory.
-_ENQUEUE = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
 return 1
 """
 
@@ -184,12 +196,14 @@ class _Keys:
         return f"{self.prefix}consultations"
 
     @property
-    def queue(self) -> str:
-        return f"{self.prefix}queue"
+    def arrivals(self) -> str:
+        return f"{self.prefix}arrivals"
 
-    @property
-    def queue_counter(self) -> str:
-        return f"{self.prefix}queue:counter"
+    def on_duty(self, role: Role) -> str:
+        return f"{self.prefix}on_duty:{role.value}"
+
+    def identity_sessions(self, identity: str) -> str:
+        return f"{self.prefix}identity:{identity}"
 
     def counter(self, key: str) -> str:
         return f"{self.prefix}count:{key}"
@@ -247,8 +261,8 @@ class _Scripts:
     def __init__(self, client: Redis) -> None:
         self.put_session = client.register_script(_PUT_SESSION)
         self.session_by_token = client.register_script(_SESSION_BY_TOKEN)
+        self.sessions_of = client.register_script(_SESSIONS_OF)
         self.delete_session = client.register_script(_DELETE_SESSION)
-        self.enqueue = client.register_script(_ENQUEUE)
         self.deliver = client.register_script(_DELIVER)
         self.attach = client.register_script(_ATTACH)
         self.catch_up = client.register_script(_CATCH_UP)
@@ -298,6 +312,10 @@ class RedisState:
         self._local_locks: dict[str, asyncio.Lock] = {}
         self._lock_keepers: set[asyncio.Task[None]] = set()
         self._gates: dict[str, _Gate] = {}
+        # The last seq this instance committed per session: the compare-and-set's first guess,
+        # right unless another instance delivered meanwhile (saves a GET per message).
+        self._seq_hints: OrderedDict[str, int] = OrderedDict()
+        self._index = RedisDispatchIndex(client, prefix)
 
     @classmethod
     def from_url(
@@ -355,7 +373,11 @@ class RedisState:
 
     async def put_session(self, session: SessionRecord) -> None:
         await self._scripts.put_session(
-            keys=[self._keys.sessions, self._keys.tokens],
+            keys=[
+                self._keys.sessions,
+                self._keys.tokens,
+                self._keys.identity_sessions(session.identity),
+            ],
             args=[session.session_id, session.model_dump_json(), session.resume_token_hash],
         )
 
@@ -371,7 +393,10 @@ class RedisState:
 
     async def delete_session(self, session_id: str) -> None:
         self._attached.pop(session_id, None)
+        self._seq_hints.pop(session_id, None)
         k = self._keys
+        # Read first to name the identity's key (a script names every key it touches).
+        old = await self.get_session(session_id)
         await self._scripts.delete_session(
             keys=[
                 k.sessions,
@@ -379,9 +404,17 @@ class RedisState:
                 k.seq(session_id),
                 k.outbox(session_id),
                 k.owner(session_id),
+                k.identity_sessions(old.identity if old else ""),
             ],
             args=[session_id],
         )
+
+    async def sessions_of(self, identity: str) -> list[SessionRecord]:
+        raws = await self._scripts.sessions_of(
+            keys=[self._keys.identity_sessions(identity), self._keys.sessions]
+        )
+        found = [SessionRecord.model_validate_json(raw) for raw in raws]
+        return sorted(found, key=lambda s: s.session_id)
 
     async def sessions(self) -> AsyncIterator[SessionRecord]:
         # One HVALS is a consistent snapshot (HSCAN could repeat a record that moves meanwhile,
@@ -403,21 +436,54 @@ class RedisState:
         return None if raw is None else Consultation.model_validate_json(raw)
 
     async def delete_consultation(self, consultation_id: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self._keys.consultations, consultation_id)
-            pipe.zrem(self._keys.queue, consultation_id)
-            await pipe.execute()
+        await self._redis.hdel(self._keys.consultations, consultation_id)
+        await self.remove_want(consultation_id)
 
-    async def enqueue(self, consultation_id: str) -> None:
-        await self._scripts.enqueue(
-            keys=[self._keys.queue, self._keys.queue_counter], args=[consultation_id]
-        )
+    async def set_on_duty(self, role: Role, identity: str, on_duty: bool) -> None:
+        if on_duty:
+            await self._redis.sadd(self._keys.on_duty(role), identity)
+        else:
+            await self._redis.srem(self._keys.on_duty(role), identity)
 
-    async def dequeue(self, consultation_id: str) -> None:
-        await self._redis.zrem(self._keys.queue, consultation_id)
+    async def on_duty_counts(self) -> dict[Role, int]:
+        roles = [r for r in Role if r is not Role.VILLAGE]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for role in roles:
+                pipe.scard(self._keys.on_duty(role))
+            counts = await pipe.execute()
+        return {role: int(n) for role, n in zip(roles, counts, strict=True) if n}
 
     async def waiting(self) -> list[str]:
-        return [str(cid) for cid in await self._redis.zrange(self._keys.queue, 0, -1)]
+        return [w.request_id for w in await self.wants()]
+
+    async def next_sequence(self) -> int:
+        return int(await self._redis.incr(self._keys.arrivals))
+
+    # -- the dispatch index (signaling/state/redis_index.py) -----------------------------------
+
+    async def put_want(self, want: Want) -> None:
+        await self._index.put_want(want)
+
+    async def remove_want(self, request_id: str) -> None:
+        await self._index.remove_want(request_id)
+
+    async def wants(self) -> list[Want]:
+        return await self._index.wants()
+
+    async def first_want_for(self, pro: Free) -> Want | None:
+        return await self._index.first_want_for(pro)
+
+    async def put_free(self, pro: Free) -> None:
+        await self._index.put_free(pro)
+
+    async def remove_free(self, identity: str) -> None:
+        await self._index.remove_free(identity)
+
+    async def free_professionals(self) -> list[Free]:
+        return await self._index.free_professionals()
+
+    async def first_free_for(self, want: Want) -> Free | None:
+        return await self._index.first_free_for(want)
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -443,13 +509,19 @@ class RedisState:
     async def _commit(self, session_id: str, build: Callable[[int], str]) -> None:
         k = self._keys
         keys = [k.seq(session_id), k.outbox(session_id), k.owner(session_id)]
-        expected = int(await self._redis.get(keys[0]) or 0)
+        expected = self._seq_hints.get(session_id)
+        if expected is None:
+            expected = int(await self._redis.get(keys[0]) or 0)
         while True:
             text = build(expected + 1)
             committed, current = await self._scripts.deliver(
                 keys=keys, args=[expected, text, OUTBOX_LIMIT, session_id]
             )
             if committed:
+                self._seq_hints[session_id] = int(current)
+                self._seq_hints.move_to_end(session_id)
+                if len(self._seq_hints) > SEQ_HINTS:
+                    self._seq_hints.popitem(last=False)
                 return
             expected = int(current)
 
@@ -499,6 +571,7 @@ class RedisState:
 
     async def drop_outbox(self, session_id: str) -> None:
         self._attached.pop(session_id, None)
+        self._seq_hints.pop(session_id, None)
         k = self._keys
         await self._redis.delete(k.seq(session_id), k.outbox(session_id), k.owner(session_id))
 
@@ -597,16 +670,21 @@ class RedisState:
 
     # -- timers --------------------------------------------------------------------------------
 
-    async def set_timer(self, key: str, due: float, payload: str) -> None:
+    async def set_timer(
+        self, key: str, due: float, payload: str, earlier_only: bool = False
+    ) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._keys.timers, {key: due})
+            # LT: a new key is added; an existing one moves only to an earlier time.
+            pipe.zadd(self._keys.timers, {key: due}, lt=earlier_only)
             pipe.hset(self._keys.timer_payloads, key, payload)
             await pipe.execute()
 
-    async def cancel_timer(self, key: str) -> None:
+    async def cancel_timer(self, *keys: str) -> None:
+        if not keys:
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self._keys.timers, key)
-            pipe.hdel(self._keys.timer_payloads, key)
+            pipe.zrem(self._keys.timers, *keys)
+            pipe.hdel(self._keys.timer_payloads, *keys)
             await pipe.execute()
 
     async def claim_due_timers(self, now: float) -> list[tuple[str, str]]:

@@ -149,7 +149,10 @@ def test_personal_fields_are_marked() -> None:
 
 @pytest.mark.timeout(10)
 def test_offer_results_cover_every_reason_an_offer_is_withdrawn() -> None:
-    assert set(get_args(WithdrawReason)) <= {r.value for r in OfferResult}
+    # The record keeps one offer per person: a desk that stops ringing because another desk of
+    # the same person answered is not an offer's result (the offer was accepted).
+    per_person = set(get_args(WithdrawReason)) - {"answered_elsewhere"}
+    assert per_person <= {r.value for r in OfferResult}
 
 
 @pytest.mark.timeout(60)
