@@ -42,6 +42,7 @@ from signaling.messages import (
     RequestConsultation,
     Role,
     RoomJoined,
+    ServerMessage,
     Waiting,
     WithdrawReason,
 )
@@ -504,7 +505,6 @@ class Pairing:
             # Out of the queue with it, if it waited.
             await self._state.delete_consultation(c.consultation_id)
             await self._timers.cancel("offer", c.consultation_id, "escalate")
-            await self._free(c.village_session)
             # After a call the professional writes it up before the next one.
             wrap_up = self.wrap_up_seconds if was_in_room else 0.0
             pro = None
@@ -528,32 +528,31 @@ class Pairing:
                     desk,
                     OfferWithdrawn(consultation_id=c.consultation_id, reason=withdrawn),
                 )
-            # The professional hears first, so that their next offer (ringing at once, with no
-            # wrap-up) waits on as little as possible; the terminal right after.
-            members = (c.village_session,) if ringing else c.members()
-            for sid in sorted(members, key=lambda sid: sid == c.village_session):
-                await send(
-                    self._state,
-                    sid,
-                    CallStateChanged(consultation_id=c.consultation_id, state=c.state),
-                )
-                await send(
-                    self._state,
-                    sid,
-                    ConsultationEnded(consultation_id=c.consultation_id, reason=reason),
-                )
-                if sid == c.professional_session and pro is not None:
-                    if wrap_up:
-                        # The desk's own duty flag: one who went off duty mid-call stays off.
-                        await send(
-                            self._state,
-                            pro.session_id,
-                            DutyState(on_duty=pro.on_duty, wrap_up_seconds=wrap_up),
-                        )
-                    await self._refresh(pro.identity)
-            if ringing and pro is not None:
+            # The professional hears first and is offered their next request, so that it
+            # waits on as little as possible; then the terminal is freed and told.
+            if not ringing and c.professional_session is not None:
+                for message in self._ended(c, reason):
+                    await send(self._state, c.professional_session, message)
+                if wrap_up and pro is not None:
+                    # The desk's own duty flag: one who went off duty mid-call stays off.
+                    await send(
+                        self._state,
+                        pro.session_id,
+                        DutyState(on_duty=pro.on_duty, wrap_up_seconds=wrap_up),
+                    )
+            if pro is not None:
                 await self._refresh(pro.identity)
+            await self._free(c.village_session)
+            for message in self._ended(c, reason):
+                await send(self._state, c.village_session, message)
         self._positions_changed()
+
+    @staticmethod
+    def _ended(c: Consultation, reason: EndReason) -> tuple[ServerMessage, ...]:
+        return (
+            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+            ConsultationEnded(consultation_id=c.consultation_id, reason=reason),
+        )
 
     async def broadcast_state(self, c: Consultation) -> None:
         for sid in c.members():
