@@ -200,10 +200,13 @@ class Hub:
             # A reloaded page can come back before its old socket is noticed as closed.
             await self.state.detach(session.session_id, displaced.sink)
             await displaced.close(4000, "resumed on another connection")
+        # Attached first, then marked connected: a `disconnected` of the old socket running
+        # meanwhile either sees this peer attached (and leaves the session alone) or writes
+        # before these lines do (see `disconnected`).
+        replayed = await self._attach(peer, session, after_seq=msg.last_seq)
         await self.timers.cancel("grace", session.session_id)
         session = session.model_copy(update={"connected": True})
         await self.state.put_session(session)
-        replayed = await self._attach(peer, session, after_seq=msg.last_seq)
         c = await self._consultation(session)
         peer.reply(
             Resumed(
@@ -247,6 +250,12 @@ class Hub:
         session = session.model_copy(update={"connected": False})
         await self.state.put_session(session)
         await self.timers.set("grace", session_id, self.settings.grace_seconds)
+        if session_id in self._peers:
+            # Resumed on this instance while the lines above ran, perhaps before them: the
+            # session is connected, and no grace period runs.
+            await self.timers.cancel("grace", session_id)
+            await self.state.put_session(session.model_copy(update={"connected": True}))
+            return
         if session.role in PROFESSIONALS:
             await self.pairing.refresh(session.identity)  # out of the free pool and the count
         log.info(
@@ -305,8 +314,8 @@ class Hub:
 
     async def _grace_expired(self, session_id: str, _payload: str) -> None:
         session = await self.state.get_session(session_id)
-        if session is None or session.connected:
-            return
+        if session is None or session.connected or session_id in self._peers:
+            return  # (the last: a resume on this instance is under way)
         log.info("session=%s did not come back; ending it", session_id)
         c = await self._consultation(session)
         if c is not None:

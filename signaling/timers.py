@@ -58,7 +58,7 @@ class Timers:
             # Cleared before looking, not after: a timer set while this pass talks to the state
             # wakes the sleep below instead of waiting out a poll.
             self._wake.clear()
-            for key, payload in await self._state.claim_due_timers(self._clock.now()):
+            for key, payload in await self._claim():
                 kind, _, subject = key.partition(":")
                 handler = self._handlers.get(kind)
                 if handler is None:
@@ -68,7 +68,7 @@ class Timers:
                     await handler(subject, payload)
                 except Exception:
                     log.exception("timer %s failed", key)
-            due = await self._state.next_timer_due()
+            due = await self._next_due()
             # A cancel that landed in a call to the state above may have been lost (redis-py on
             # 3.11, see signaling.cancellation): without this the loop polls on for ever and the
             # server's shutdown, which cancels it and waits, never ends.
@@ -76,3 +76,20 @@ class Timers:
             now = self._clock.now()
             deadline = now + POLL_SECONDS if due is None else min(due, now + POLL_SECONDS)
             await self._clock.sleep_until(deadline, self._wake)
+
+    # A failing state (Redis restarting, a network blip) must not stop the loop for good: every
+    # deadline of this instance would be lost. Log it and look again after a poll.
+
+    async def _claim(self) -> list[tuple[str, str]]:
+        try:
+            return await self._state.claim_due_timers(self._clock.now())
+        except Exception:
+            log.exception("timers: could not claim due timers; trying again")
+            return []
+
+    async def _next_due(self) -> float | None:
+        try:
+            return await self._state.next_timer_due()
+        except Exception:
+            log.exception("timers: could not read the next deadline; trying again")
+            return None

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from room.consultation import Consultation
-from signaling.clock import ManualClock
+from signaling.clock import ManualClock, SystemClock
 from signaling.matching import Free, Want, qualified, queue_order
 from signaling.messages import Kind, Language, Priority, Role
 from signaling.state import MemoryState, SessionRecord, SharedState
@@ -323,6 +323,50 @@ async def test_the_timer_loop_stops_when_a_call_to_the_state_lost_its_cancel(
 
 
 # -- several instances on one Redis -----------------------------------------------------------
+
+
+class ErrorSeen(logging.Handler):
+    """Sets `seen` once an error is logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.set()
+
+
+@pytest.mark.timeout(20)
+async def test_the_timer_loop_rides_out_a_redis_error(
+    make_instance: Callable[..., RedisState],
+) -> None:
+    """A Redis error while claiming (here a key of the wrong type, a real error from the real
+    server) is logged and retried: the deadlines set afterwards still fire."""
+    state = make_instance()
+    await state._redis.set(state._keys.timers, "not a sorted set")
+    fired = asyncio.Event()
+
+    async def fire(subject: str, payload: str) -> None:
+        fired.set()
+
+    timers = Timers(state, SystemClock())
+    timers.on("t", fire)
+    errors = ErrorSeen()
+    logging.getLogger("signaling.timers").addHandler(errors)
+    loop = asyncio.create_task(timers.run())
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            await errors.seen.wait()
+        assert not loop.done()
+        await state._redis.delete(state._keys.timers)
+        await timers.set("t", "after", 0.0)
+        async with asyncio.timeout(WAIT_SECONDS):
+            await fired.wait()
+    finally:
+        logging.getLogger("signaling.timers").removeHandler(errors)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
 
 Instances = tuple[RedisState, RedisState]
 
