@@ -26,6 +26,11 @@ class Consultation(BaseModel):
     any_language: bool = False
     # Arrival number (shared by all instances): orders requests of the same instant.
     sequence: int = 0
+    # Left as a callback: no terminal session waits with it (`village_session` is empty until
+    # the ring-back finds the terminal); how many ring-backs found it away.
+    callback: bool = False
+    callback_phone: str | None = None
+    callback_tries: int = 0
     state: CallState = CallState.WAITING
     # While ringing: the person's first desk; once accepted, the desk that answered.
     professional_session: str | None = None
@@ -50,10 +55,12 @@ class Consultation(BaseModel):
         return (self.professional_session, *self.also_ringing)
 
     def members(self) -> tuple[str, ...]:
-        """Session ids in the room (the professional only once accepted)."""
+        """Session ids in the room (the professional only once accepted); none for the terminal
+        of a callback not yet rung back."""
+        village = (self.village_session,) if self.village_session else ()
         if self.professional_session and self.state not in (CallState.WAITING,):
-            return (self.village_session, self.professional_session)
-        return (self.village_session,)
+            return (*village, self.professional_session)
+        return village
 
     def other(self, session_id: str) -> str | None:
         """The other participant's session, if there is one."""

@@ -83,6 +83,8 @@ def init_app(
             offer_timeout=settings.offer_timeout,
             wrap_up_seconds=settings.wrap_up_seconds,
             escalate_after=settings.escalate_after,
+            callback_tries=settings.callback_tries,
+            callback_retry_seconds=settings.callback_retry_seconds,
             ice_servers=tuple(IceServer(urls=[u]) for u in settings.ice_servers),
         ),
         message_permissions(),

@@ -51,6 +51,7 @@ TABLE: Mapping[str, frozenset[Who]] = MappingProxyType(
         "ws ping": ANYONE,
         "ws request_consultation": frozenset({Who.VILLAGE}),
         "ws cancel_request": frozenset({Who.VILLAGE}),
+        "ws leave_callback": frozenset({Who.VILLAGE}),
         "ws set_duty": PROFESSIONALS,
         "ws accept": PROFESSIONALS,
         "ws decline": PROFESSIONALS,

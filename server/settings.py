@@ -125,6 +125,20 @@ SETTINGS: tuple[Setting, ...] = (
         " (with an interpreter)",
         _positive,
     ),
+    Setting(
+        "callback_tries",
+        int,
+        3,
+        "times a callback's terminal is rung back before it goes to the supervisors' list",
+        _positive,
+    ),
+    Setting(
+        "callback_retry_seconds",
+        float,
+        120.0,
+        "seconds between two ring-backs of a callback whose terminal was away",
+        _positive,
+    ),
     Setting("hello_timeout", float, 10.0, "seconds a new websocket has to sign in", _positive),
     Setting("rate_per_second", float, 20.0, "messages per second a connection may send", _positive),
     Setting("rate_burst", int, 40, "messages a connection may send in a burst", _positive),
@@ -157,6 +171,8 @@ class Settings:
     offer_timeout: float
     wrap_up_seconds: float
     escalate_after: float
+    callback_tries: int
+    callback_retry_seconds: float
     hello_timeout: float
     rate_per_second: float
     rate_burst: int

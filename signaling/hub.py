@@ -34,6 +34,7 @@ from signaling.messages import (
     Hello,
     IceCandidate,
     IceServer,
+    LeaveCallback,
     PeerDisconnected,
     PeerResumed,
     Rate,
@@ -82,6 +83,8 @@ class HubSettings:
     offer_timeout: float = 20.0
     wrap_up_seconds: float = 30.0
     escalate_after: float = 300.0
+    callback_tries: int = 3
+    callback_retry_seconds: float = 120.0
     ice_servers: tuple[IceServer, ...] = ()
 
 
@@ -114,6 +117,8 @@ class Hub:
             settings.wrap_up_seconds,
             settings.escalate_after,
             spawn=self.spawn,
+            callback_tries=settings.callback_tries,
+            callback_retry_seconds=settings.callback_retry_seconds,
         )
         # Sessions attached to a websocket of this instance, to displace one on resume.
         self._peers: dict[str, Peer] = {}
@@ -360,6 +365,9 @@ class Hub:
             raise ProtocolError(ErrorCode.FORBIDDEN, "only the terminal that asked may cancel")
         await self.pairing.end(c, Event.CANCEL, EndReason.CANCELLED)
 
+    async def _leave_callback(self, peer: Peer, session: SessionRecord, msg: LeaveCallback) -> None:
+        await self.pairing.leave_callback(session, msg.consultation_id, msg.phone)
+
     async def _set_duty(self, peer: Peer, session: SessionRecord, msg: SetDuty) -> None:
         session = await self._fresh(session)
         await self.state.put_session(
@@ -475,6 +483,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         "request_consultation": Hub._request,
         "cancel_request": Hub._cancel,
+        "leave_callback": Hub._leave_callback,
         "set_duty": Hub._set_duty,
         "accept": Hub._accept,
         "decline": Hub._decline,

@@ -76,6 +76,7 @@ class EndReason(enum.StrEnum):
     ABANDONED = "abandoned"
     SERVER_SHUTDOWN = "server_shutdown"
     REVOKED = "revoked"  # the terminal or the account was revoked mid-call
+    CALLBACK_MISSED = "callback_missed"  # a callback whose terminal never answered
 
 
 def _check_topic(value: str) -> str:
@@ -141,6 +142,15 @@ class RequestConsultation(_ClientMessage):
 class CancelRequest(_ClientMessage):
     type: Literal["cancel_request"] = "cancel_request"
     consultation_id: ConsultationId
+
+
+class LeaveCallback(_ClientMessage):
+    """Instead of waiting: the request stays in the queue, the terminal is free, and when a
+    professional takes it they ring this terminal back (or the phone number, if one is left)."""
+
+    type: Literal["leave_callback"] = "leave_callback"
+    consultation_id: ConsultationId
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{4,19}$")
 
 
 class SetDuty(_ClientMessage):
@@ -266,6 +276,16 @@ class Waiting(_ServerMessage):
     professionals_free: int
     # From recent handling times of this topic and who is on duty; None: no estimate yet.
     estimated_wait_seconds: int | None = None
+    # Nobody is on duty for it: the terminal suggests leaving a callback instead of waiting.
+    callback_suggested: bool = False
+
+
+class CallbackLeft(_ServerMessage):
+    """The request became a callback: the terminal may be used by others meanwhile."""
+
+    type: Literal["callback_left"] = "callback_left"
+    consultation_id: str
+    phone: str | None = None
 
 
 class ConsultationOffer(_ServerMessage):
@@ -279,6 +299,9 @@ class ConsultationOffer(_ServerMessage):
     priority: Priority = Priority.NORMAL
     # Nobody with the villager's language was free for too long: widened to anyone qualified.
     interpreter_needed: bool = False
+    # A callback: accepting rings the terminal back (and `phone` if the villager left one).
+    callback: bool = False
+    phone: str | None = None
 
 
 WithdrawReason = Literal[
@@ -290,6 +313,8 @@ WithdrawReason = Literal[
     "disconnected",
     # Another of the professional's desks accepted it first.
     "answered_elsewhere",
+    # A callback whose terminal could not be rung back (offline or in another call).
+    "terminal_away",
 ]
 
 
@@ -373,6 +398,7 @@ ClientMessage = Annotated[
     | Resume
     | RequestConsultation
     | CancelRequest
+    | LeaveCallback
     | SetDuty
     | Accept
     | Decline
@@ -390,6 +416,7 @@ ServerMessage = Annotated[
     Welcome
     | Resumed
     | Waiting
+    | CallbackLeft
     | ConsultationOffer
     | OfferWithdrawn
     | DutyState

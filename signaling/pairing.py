@@ -30,6 +30,7 @@ from signaling.errors import ErrorCode, ProtocolError
 from signaling.journal import Journal
 from signaling.matching import KIND_ROLE, Free, Want, positions
 from signaling.messages import (
+    CallbackLeft,
     CallState,
     CallStateChanged,
     ConsultationEnded,
@@ -97,9 +98,13 @@ class Pairing:
         escalate_after: float = 300.0,
         *,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        callback_tries: int = 3,
+        callback_retry_seconds: float = 120.0,
     ) -> None:
         """`spawn` runs background work the owner waits for at shutdown (`Hub.spawn`)."""
         self._state = state
+        self.callback_tries = callback_tries
+        self.callback_retry_seconds = callback_retry_seconds
         self.wrap_up_seconds = wrap_up_seconds
         self.escalate_after = escalate_after
         # Recent call lengths per topic, for the villager's estimated wait (this instance's).
@@ -121,6 +126,7 @@ class Pairing:
         timers.on("wrapup", self._wrap_up_over)
         timers.on("escalate", self._escalate)
         timers.on("tick", self._tick)
+        timers.on("callback", self._ring_back_again)
 
     async def consultation_of(self, session: SessionRecord, consultation_id: str) -> Consultation:
         """The consultation if this session takes part in it; not_found otherwise, so a stranger
@@ -180,6 +186,53 @@ class Pairing:
             await self._place(c)
         self._positions_changed()
         return c
+
+    async def leave_callback(
+        self, session: SessionRecord, consultation_id: str, phone: str | None
+    ) -> None:
+        """The villager would rather be rung back than wait: the request keeps its place in the
+        queue without the terminal, which is free for the next villager meanwhile."""
+        async with self._state.lock(DISPATCH_LOCK):
+            c = await self.consultation_of(session, consultation_id)
+            if c.village_session != session.session_id:
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "only the terminal that asked may leave a callback"
+                )
+            if c.state is not CallState.WAITING:
+                raise ProtocolError(
+                    ErrorCode.INVALID_STATE, "only a waiting request can become a callback"
+                )
+            c = c.model_copy(
+                update={"callback": True, "callback_phone": phone, "village_session": ""}
+            )
+            await self._state.put_consultation(c)
+            await self._free(session.session_id)
+            log.info("consultation=%s left as a callback", consultation_id)
+            await send(
+                self._state,
+                session.session_id,
+                CallbackLeft(consultation_id=consultation_id, phone=phone),
+            )
+        self._told.pop(consultation_id, None)
+        self._villagers.pop(consultation_id, None)
+
+    async def _ring_back_again(self, consultation_id: str, _payload: str) -> None:
+        """A callback whose terminal was away goes back in the queue for another try."""
+        async with self._state.lock(DISPATCH_LOCK):
+            c = await self._state.get_consultation(consultation_id)
+            if c is not None and c.callback and c.state is CallState.WAITING:
+                await self._place(c)
+        self._positions_changed()
+
+    async def _idle_terminal(self, identity: str) -> SessionRecord | None:
+        """A connected session of the terminal with nothing else going on: where a callback
+        rings back."""
+        idle = [
+            s
+            for s in await self._state.sessions_of(identity)
+            if s.role is Role.VILLAGE and s.connected and s.consultation_id is None
+        ]
+        return min(idle, key=lambda s: s.session_id) if idle else None
 
     async def _place(self, c: Consultation) -> None:
         """Put a waiting request in the queue and offer it to the longest idle professional
@@ -296,13 +349,13 @@ class Pairing:
             requested_at=_utc(c.requested_at),
             priority=c.priority,
             interpreter_needed=bool(pro.languages) and c.language not in pro.languages,
+            callback=c.callback,
+            phone=c.callback_phone,
         )
         for desk in desks:
             await send(self._state, desk.session_id, offer)
-        await send(
-            self._state,
-            c.village_session,
-            CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+        await self._to_terminal(
+            c, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
         )
         return True
 
@@ -312,6 +365,16 @@ class Pairing:
             if session.session_id not in (c.professional_session, *c.also_ringing):
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "only the professional offered it may accept"
+                )
+            if c.callback and not c.village_session and c.state is CallState.RINGING:
+                terminal = await self._idle_terminal(c.village_identity)
+                if terminal is None:
+                    await self._terminal_away(c, session.identity)
+                    return
+                # Rung back: the terminal is in it from now on, as if it had just asked.
+                c = c.model_copy(update={"village_session": terminal.session_id})
+                await self._state.put_session(
+                    terminal.model_copy(update={"consultation_id": c.consultation_id})
                 )
             now = self._clock.now()
             others = [d for d in c.ringing_desks() if d != session.session_id]
@@ -363,6 +426,47 @@ class Pairing:
             ),
         )
         await self.broadcast_state(c)
+
+    async def _terminal_away(self, c: Consultation, identity: str) -> None:
+        """The professional took a callback but its terminal is offline or busy: the offer is
+        withdrawn (not their doing: they may take it again), and the request tries again later,
+        or after its last try goes to the supervisors' list. Under the dispatch lock."""
+        desks = c.ringing_desks()
+        tries = c.callback_tries + 1
+        c = c.moved(
+            Event.DECLINE,
+            professional_session=None,
+            also_ringing=(),
+            professional_identity=None,
+            professional_role=None,
+            professional_name=None,
+            callback_tries=tries,
+        )
+        await self._timers.cancel("offer", c.consultation_id)
+        for desk in desks:
+            await self._free(desk)
+        await self.journal.offer_resolved(
+            c.consultation_id, identity, "terminal_away", self._clock.now()
+        )
+        for desk in desks:
+            await send(
+                self._state,
+                desk,
+                OfferWithdrawn(consultation_id=c.consultation_id, reason="terminal_away"),
+            )
+        if tries >= self.callback_tries:
+            log.warning("consultation=%s: callback missed %d times", c.consultation_id, tries)
+            await self._state.delete_consultation(c.consultation_id)
+            await self._timers.cancel("escalate", c.consultation_id, "callback")
+            await self.journal.ended(
+                c.consultation_id, EndReason.CALLBACK_MISSED, self._clock.now()
+            )
+        else:
+            log.info("consultation=%s: terminal away, ringing back later", c.consultation_id)
+            await self._state.put_consultation(c)
+            await self._state.remove_want(c.consultation_id)
+            await self._timers.set("callback", c.consultation_id, self.callback_retry_seconds)
+        await self._refresh(identity)
 
     async def decline(self, session: SessionRecord, consultation_id: str) -> None:
         c = await self.consultation_of(session, consultation_id)
@@ -441,10 +545,8 @@ class Pairing:
                 )
                 if pause:
                     await send(self._state, desk, DutyState(on_duty=False, paused=True))
-            await send(
-                self._state,
-                c.village_session,
-                CallStateChanged(consultation_id=c.consultation_id, state=c.state),
+            await self._to_terminal(
+                c, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
             )
             # The request first: the one who passed may not take it, others may.
             await self._place(c)
@@ -504,7 +606,7 @@ class Pairing:
                 lengths.append(self._clock.now() - answered_at)
             # Out of the queue with it, if it waited.
             await self._state.delete_consultation(c.consultation_id)
-            await self._timers.cancel("offer", c.consultation_id, "escalate")
+            await self._timers.cancel("offer", c.consultation_id, "escalate", "callback")
             # After a call the professional writes it up before the next one.
             wrap_up = self.wrap_up_seconds if was_in_room else 0.0
             pro = None
@@ -542,10 +644,16 @@ class Pairing:
                     )
             if pro is not None:
                 await self._refresh(pro.identity)
-            await self._free(c.village_session)
+            if c.village_session:
+                await self._free(c.village_session)
             for message in self._ended(c, reason):
-                await send(self._state, c.village_session, message)
+                await self._to_terminal(c, message)
         self._positions_changed()
+
+    async def _to_terminal(self, c: Consultation, message: ServerMessage) -> None:
+        """Tell the terminal, if one is in it (a callback not yet rung back has none)."""
+        if c.village_session:
+            await send(self._state, c.village_session, message)
 
     @staticmethod
     def _ended(c: Consultation, reason: EndReason) -> tuple[ServerMessage, ...]:
@@ -645,6 +753,7 @@ class Pairing:
                     professionals_on_duty=staffed,
                     professionals_free=update[2],
                     estimated_wait_seconds=update[3],
+                    callback_suggested=staffed == 0,
                 ),
             )
         await self._timers.set("tick", TICK, next_tick - now, earlier_only=True)
@@ -656,6 +765,8 @@ class Pairing:
             c = await self._state.get_consultation(request_id)
             if c is None:
                 return None
+            if not c.village_session:
+                return None  # a callback: nobody waits at a terminal
             village = self._villagers[request_id] = c.village_session
         return village
 

@@ -357,6 +357,13 @@ class LawyerPage {
       byId('req-waited').textContent = formatWaited(t, this.now() - requestedAt);
     };
     tick();
+    // A callback: accepting rings the terminal back; the villager may have left a phone too.
+    const callback = byId('req-callback');
+    callback.hidden = !offer.callback;
+    if (offer.callback) {
+      if (offer.phone) t.set(callback, 'lawyer.callback_phone', { phone: offer.phone });
+      else t.set(callback, 'lawyer.callback');
+    }
     this.stopWaitedTimer();
     this.waitedTimer = setInterval(tick, 1000);
     byId('accept').disabled = false;

@@ -21,6 +21,8 @@ export const build = {
     message('request_consultation', { topic, language }),
   cancelRequest: (consultationId) =>
     message('cancel_request', { consultation_id: consultationId }),
+  leaveCallback: (consultationId, phone) =>
+    message('leave_callback', { consultation_id: consultationId, ...(phone ? { phone } : {}) }),
   setDuty: (onDuty) => message('set_duty', { on_duty: onDuty }),
   accept: (consultationId) => message('accept', { consultation_id: consultationId }),
   decline: (consultationId) => message('decline', { consultation_id: consultationId }),

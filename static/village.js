@@ -169,6 +169,10 @@ class VillagePage {
     }
     byId('call').addEventListener('click', () => this.requestCall());
     byId('cancel').addEventListener('click', () => this.cancel());
+    byId('callback-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.leaveCallback();
+    });
     byId('hangup').addEventListener('click', () => this.hangUp());
     byId('mute').addEventListener('click', () => {
       toggleTracks(this.stream, 'audio');
@@ -224,6 +228,7 @@ class VillagePage {
 
   async requestCall() {
     if (!this.state.topic || !this.signaling?.ready) return;
+    byId('home-notice').hidden = true;
     byId('call').disabled = true;
     this.texts.set(byId('call-hint'), 'village.preparing_camera');
     if (!(await this.ensureMedia())) return;
@@ -241,6 +246,13 @@ class VillagePage {
     this.goHome();
   }
 
+  leaveCallback() {
+    const id = this.state.consultationId;
+    if (!id) return;
+    const phone = byId('callback-phone').value.trim();
+    this.signaling.send(build.leaveCallback(id, phone || null));
+  }
+
   hangUp() {
     const id = this.state.consultationId;
     if (id) this.signaling.send(build.hangUp(id));
@@ -255,6 +267,7 @@ class VillagePage {
 
   goHome() {
     this.rateFor = null;
+    byId('callback-phone').value = '';
     byId('rating').hidden = true;
     this.closeCall();
     stopStream(this.stream);
@@ -314,7 +327,16 @@ class VillagePage {
         this.save({ consultationId: id, waiting: msg });
         this.showWaiting();
         return;
+      case 'callback_left':
+        // The request waits on without this terminal, which is free for the next villager;
+        // the ring-back comes as a room_joined for the same consultation.
+        this.goHome();
+        this.texts.set(byId('home-notice'), 'village.callback_left', { role: this.roleName(this.state.topic) });
+        byId('home-notice').hidden = false;
+        return;
       case 'room_joined':
+        // Also a callback ringing back, with the page at home.
+        byId('home-notice').hidden = true;
         this.save({ consultationId: id, callState: 'joined', peerName: msg.peer_name, peerRole: msg.peer_role });
         if (!(await this.ensureMedia())) return;
         this.showCall();
@@ -477,10 +499,12 @@ class VillagePage {
       const ahead = waiting.position - 1;
       if (ahead <= 0) t.set(position, 'village.position_next');
       else t.set(position, 'village.position_ahead', { ahead });
-      if (waiting.professionals_on_duty === 0) t.set(duty, 'village.none_on_duty', { role });
+      if (waiting.callback_suggested) t.set(duty, 'village.callback_suggested', { role });
+      else if (waiting.professionals_on_duty === 0) t.set(duty, 'village.none_on_duty', { role });
       else if (waiting.professionals_free === 0) t.set(duty, 'village.all_busy', { role });
       else t.set(duty, 'village.on_duty', { n: waiting.professionals_on_duty, role });
     }
+    byId('callback-form').hidden = this.state.callState === 'ringing';
     showView('waiting');
   }
 

@@ -37,6 +37,7 @@ from signaling.identity import DemoAccount, Identity, StaticDirectory
 from signaling.matching import Free, Want, qualified
 from signaling.messages import (
     Accept,
+    CallbackLeft,
     CallState,
     CallStateChanged,
     CancelRequest,
@@ -51,6 +52,7 @@ from signaling.messages import (
     Hello,
     Kind,
     Language,
+    LeaveCallback,
     OfferWithdrawn,
     Priority,
     RequestConsultation,
@@ -238,6 +240,9 @@ class Device:
         match message:
             case CallStateChanged(consultation_id=cid, state=state):
                 self.calls[cid] = state
+            case CallbackLeft(consultation_id=cid):
+                # Out of this terminal's hands until it is rung back (a room_joined).
+                self.calls.pop(cid, None)
             case ConsultationOffer(consultation_id=cid):
                 self.offers.add(cid)
             case OfferWithdrawn(consultation_id=cid):
@@ -356,6 +361,8 @@ class DispatchMachine(RuleBasedStateMachine):
         self.devices = [Device(name, a, self.deliveries) for name, a in devices]
         self.tick = tick
         self.requests: dict[str, Request] = {}
+        # Requests left as callbacks: no terminal follows them until they are rung back.
+        self.callbacks: set[str] = set()
         self._errors = contextlib.ExitStack()
         self.errors = self._errors.enter_context(logged_errors())
         self.runner.run(self._start(backend))
@@ -620,6 +627,18 @@ class DispatchMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: any(d.open_calls() for d in self.attached(village=True)))
     @rule(data=st.data())
+    def leave_callback(self, data: st.DataObject) -> None:
+        """A waiting terminal leaves a callback instead (allowed only while it waits)."""
+        device = self.pick(data, [d for d in self.attached(village=True) if d.open_calls()])
+        (cid,) = device.open_calls()
+        c = self.snapshot.consultations[cid]
+        waiting = c is not None and c.state is CallState.WAITING
+        self.step(self.expect(device, LeaveCallback(consultation_id=cid), ok=waiting))
+        if waiting:
+            self.callbacks.add(cid)
+
+    @precondition(lambda self: any(d.open_calls() for d in self.attached(village=True)))
+    @rule(data=st.data())
     def ask_again(self, data: st.DataObject) -> None:
         """A terminal with a request open asks again: refused."""
         device = self.pick(data, [d for d in self.attached(village=True) if d.open_calls()])
@@ -704,16 +723,24 @@ class DispatchMachine(RuleBasedStateMachine):
             if c is None:
                 assert not queued, f"{cid} ended but still queued"
                 assert cid not in referenced, f"{cid} ended but {referenced[cid]} still hold it"
-                # Told, if the terminal is still there to be told (its session not expired).
-                if r.device.line is not None and r.device.holds(r.village_session):
+                # Told, if the terminal is still there to be told (its session not expired); a
+                # callback that was never rung back has no terminal to tell.
+                if (
+                    cid not in self.callbacks
+                    and r.device.line is not None
+                    and r.device.holds(r.village_session)
+                ):
                     assert cid in r.device.ended, f"{cid} ended; its terminal was not told"
                 continue
             where = f"{cid} ({c.state})"
             assert c.state is not CallState.ENDED, f"{where} kept after it ended"
             assert queued == (c.state is CallState.WAITING), f"{where} queued={queued}"
-            village = snap.sessions.get(c.village_session)
-            assert village is not None, f"{where} outlived its terminal's session"
-            assert village.consultation_id == cid, f"{where}: terminal holds {village}"
+            if c.callback and not c.village_session:
+                assert c.state in (CallState.WAITING, CallState.RINGING), f"{where} unbound"
+            else:
+                village = snap.sessions.get(c.village_session)
+                assert village is not None, f"{where} outlived its terminal's session"
+                assert village.consultation_id == cid, f"{where}: terminal holds {village}"
             if c.state is CallState.WAITING:
                 assert c.professional_session is None, f"{where} waits with a professional"
                 continue
@@ -832,7 +859,8 @@ class DispatchMachine(RuleBasedStateMachine):
         followed = [
             r
             for r in self.requests.values()
-            if r.device.line is not None
+            if r.consultation_id not in self.callbacks
+            and r.device.line is not None
             and lines_before.get(r.device) is r.device.line
             and r.device.holds(r.village_session)
         ]

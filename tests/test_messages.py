@@ -18,6 +18,7 @@ CLIENT_EXAMPLES: list[BaseModel] = [
     m.Resume(resume_token="r", last_seq=5),
     m.RequestConsultation(topic="labour", language=m.Language.MN, kind=m.Kind.MEDIATION),
     m.CancelRequest(consultation_id=CID),
+    m.LeaveCallback(consultation_id=CID, phone="+86 139-0471-0000"),
     m.SetDuty(on_duty=True),
     m.Accept(consultation_id=CID),
     m.Decline(consultation_id=CID),
@@ -57,6 +58,7 @@ SERVER_EXAMPLES: list[BaseModel] = [
         village="巴彦村",
         requested_at=datetime(2026, 1, 1, tzinfo=UTC),
     ),
+    m.CallbackLeft(consultation_id=CID, phone=None),
     m.OfferWithdrawn(consultation_id=CID, reason="timeout"),
     m.DutyState(on_duty=False),
     m.RoomJoined(

@@ -60,6 +60,7 @@ class OfferResult(enum.StrEnum):
     ABANDONED = "abandoned"
     OFF_DUTY = "off_duty"
     DISCONNECTED = "disconnected"
+    TERMINAL_AWAY = "terminal_away"  # a callback's terminal was offline or busy
 
 
 class Outcome(enum.StrEnum):

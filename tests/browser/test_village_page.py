@@ -85,3 +85,44 @@ async def test_village_page_calls_an_aiortc_lawyer(
     assert desk.end_reason is EndReason.HANG_UP
     await page.assert_clean()
     assert not server.hub.violations
+
+
+@pytest.mark.timeout(120)
+async def test_village_page_leaves_a_callback_and_is_rung_back(
+    start_server: Callable[..., Any], open_kiosk: OpenAs, participants: list[Participant]
+) -> None:
+    server = await start_server(strict_protocol=True)
+    page = await open_kiosk(server, "village-1", f"/village?camera={PAGE_CAMERA}")
+    await page.wait_view("home")
+    await page.click('button.topic[data-topic="labour"]')
+    await page.click("#call")
+    await page.wait_view("waiting")
+    await page.page.wait_for_function("document.getElementById('waiting-duty').textContent !== ''")
+    assert "回电" in await page.page.inner_text("#waiting-duty")
+    await page.page.fill("#callback-phone", "13904710000")
+    await page.screenshot("village-waiting-callback")
+    await page.click("#leave-callback")
+
+    # Home again, free for the next villager, saying a lawyer will call back.
+    await page.wait_view("home")
+    notice = page.page.locator("#home-notice")
+    await notice.wait_for(state="visible")
+    assert "打回这台终端" in await notice.inner_text()
+    assert await server.hub.state.waiting() != []
+
+    from_village = FrameCounter()
+    desk = await start_desk(
+        server.url,
+        "lawyer-1",
+        "demo-lawyer-1",
+        media_source(SIDE_LAWYER, synthetic=AIORTC_VIDEO),
+        on_video=from_village,
+    )
+    participants.append(desk)
+    # The lawyer takes the callback; the page, at home, is rung back into the call.
+    await page.wait_view("call")
+    await page.wait_remote_video()
+    await from_village.wait_for(10)
+    await desk.hang_up()
+    await page.wait_view("ended")
+    await page.assert_clean()

@@ -30,6 +30,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ping": {"type": "ping"},
     "request_consultation": {"type": "request_consultation", "topic": "labour", "language": "zh"},
     "cancel_request": {"type": "cancel_request", "consultation_id": CID},
+    "leave_callback": {"type": "leave_callback", "consultation_id": CID},
     "set_duty": {"type": "set_duty", "on_duty": False},
     "accept": {"type": "accept", "consultation_id": CID},
     "decline": {"type": "decline", "consultation_id": CID},
