@@ -26,6 +26,9 @@ class Event(enum.StrEnum):
     HANG_UP = "hang_up"
     CANCEL = "cancel"  # the villager gave up waiting
     PEER_GONE = "peer_gone"  # a participant did not come back within the grace period
+    # The professional did not come back within the grace period: the request goes back to
+    # the front of the queue for the next one.
+    REQUEUE = "requeue"
 
 
 S, E = CallState, Event
@@ -38,16 +41,27 @@ TRANSITIONS: Mapping[CallState, Mapping[Event, CallState]] = MappingProxyType(
             E.CANCEL: S.ENDED,
             E.PEER_GONE: S.ENDED,
         },
-        S.JOINED: {E.SDP_OFFER: S.NEGOTIATING, E.HANG_UP: S.ENDED, E.PEER_GONE: S.ENDED},
+        S.JOINED: {
+            E.SDP_OFFER: S.NEGOTIATING,
+            E.HANG_UP: S.ENDED,
+            E.PEER_GONE: S.ENDED,
+            E.REQUEUE: S.WAITING,
+        },
         S.NEGOTIATING: {
             # A second offer before the answer: the offerer restarted (a reloaded page).
             E.SDP_OFFER: S.NEGOTIATING,
             E.SDP_ANSWER: S.CONNECTED,
             E.HANG_UP: S.ENDED,
             E.PEER_GONE: S.ENDED,
+            E.REQUEUE: S.WAITING,
         },
         # A new offer in a connected call renegotiates (a page that resumed after a reload).
-        S.CONNECTED: {E.SDP_OFFER: S.NEGOTIATING, E.HANG_UP: S.ENDED, E.PEER_GONE: S.ENDED},
+        S.CONNECTED: {
+            E.SDP_OFFER: S.NEGOTIATING,
+            E.HANG_UP: S.ENDED,
+            E.PEER_GONE: S.ENDED,
+            E.REQUEUE: S.WAITING,
+        },
         S.ENDED: {},
     }
 )

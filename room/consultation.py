@@ -31,6 +31,10 @@ class Consultation(BaseModel):
     callback: bool = False
     callback_phone: str | None = None
     callback_tries: int = 0
+    # Off the queue until then: its terminal was away at the last ring-back.
+    ring_back_at: float | None = None
+    # Put back at the front of the queue after its professional dropped out of the call.
+    front: bool = False
     state: CallState = CallState.WAITING
     # While ringing: the person's first desk; once accepted, the desk that answered.
     professional_session: str | None = None

@@ -89,6 +89,7 @@ _ZH: dict[str, str] = {
     "village.your_picture": "这是您的画面",
     "village.cancel": "取消",
     "village.leave_callback": "不等了，请回电",
+    "village.requeued": "刚才的{role}网络断开了，正在为您联系下一位{role}，您排在最前面",
     "village.phone_label": "电话号码（可以不填）",
     "village.callback_left": "已经登记。{role}有空时会打回这台终端，请留意。",
     "village.callback_suggested": "现在没有{role}值班。可以留下回电，{role}上班后会打回这台终端。",
@@ -246,6 +247,7 @@ _MN: dict[str, str] = {
     "village.your_picture": "ᠲᠠᠨ ᠤ ᠳᠦᠷᠰᠦ",
     "village.cancel": "ᠦᠭᠡᠢᠰᠭᠡᠬᠦ",
     "village.leave_callback": "ᠬᠦᠯᠢᠶᠡᠬᠦ ᠦᠭᠡᠢ᠂ ᠡᠷᠭᠢᠭᠦᠯᠦᠨ ᠤᠲᠠᠰᠤᠳᠠᠭᠠᠷᠠᠢ",
+    "village.requeued": "{role} ᠤ ᠰᠦᠯᠵᠢᠶ᠎ᠡ ᠲᠠᠰᠤᠷᠠᠪᠠ᠂ ᠲᠠ ᠬᠠᠮᠤᠭ ᠤᠨ ᠡᠮᠦᠨ᠎ᠡ ᠬᠦᠯᠢᠶᠡᠵᠦ ᠪᠠᠢᠨ᠎ᠠ",
     "village.phone_label": "ᠤᠲᠠᠰᠤᠨ ᠤ ᠳᠤᠭᠠᠷ (ᠪᠢᠴᠢᠬᠦ ᠦᠭᠡᠢ ᠴᠦ ᠪᠣᠯᠣᠨ᠎ᠠ)",
     "village.callback_left": (
         "ᠪᠦᠷᠢᠳᠭᠡᠭᠰᠡᠨ᠃ {role} ᠴᠢᠯᠦᠭᠡᠲᠡᠢ ᠪᠣᠯᠤᠭᠰᠠᠨ ᠤ ᠳᠠᠷᠠᠭ᠎ᠠ ᠡᠨᠡ ᠲᠧᠷᠮᠢᠨᠠᠯ ᠳᠤ ᠡᠷᠭᠢᠭᠦᠯᠦᠨ ᠤᠲᠠᠰᠤᠳᠠᠨ᠎ᠠ᠃"

@@ -323,7 +323,10 @@ class Hub:
             return  # (the last: a resume on this instance is under way)
         log.info("session=%s did not come back; ending it", session_id)
         c = await self._consultation(session)
-        if c is not None:
+        if c is not None and c.state in IN_ROOM and session.role is not Role.VILLAGE:
+            # The professional is gone: the villager is not, and waits for the next one.
+            await self.pairing.requeue(c)
+        elif c is not None:
             reason = (
                 EndReason.ABANDONED
                 if session.role is Role.VILLAGE and c.state not in IN_ROOM

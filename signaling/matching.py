@@ -42,6 +42,9 @@ class Want:
     any_language: bool = False
     # Place in the arrival queue: the last tie-breaker (two requests in the same instant).
     sequence: int = 0
+    # Back at the front of the queue: its professional dropped out of the call and did not come
+    # back (before every request without this, whatever its class or wait).
+    front: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +58,32 @@ class Free:
     free_since: float
 
 
+# A head start no wait can make up: for a request put back at the front of the queue.
+FRONT_HEAD_START = 1e10  # seconds, about three centuries
+
+
+def head_start(want: Want) -> float:
+    return HEAD_START[want.priority] + (FRONT_HEAD_START if want.front else 0.0)
+
+
 def score(want: Want, now: float) -> float:
     """Higher goes first: seconds waited plus the class's head start."""
-    return (now - want.arrived_at) + HEAD_START[want.priority]
+    return (now - want.arrived_at) + head_start(want)
 
 
 def queue_order(wants: Iterable[Want], now: float) -> list[Want]:
-    return sorted(wants, key=lambda w: (-score(w, now), w.arrived_at, w.sequence))
+    # By `rank`, which is the order of -score at any `now` (see there), without its roundings.
+    return sorted(wants, key=rank)
 
 
 def rank(want: Want) -> tuple[float, float, int]:
     """The queue-order key without the clock: lower goes first, the same order at every `now`.
 
-    -score(w, now) = arrived_at - HEAD_START - now, so sorting by score is sorting by
-    arrived_at - HEAD_START; a stored index can therefore keep its order as requests wait. The
-    two agree exactly while the float arithmetic is exact, as it is for epoch seconds (all in
-    one binade, integer head starts); otherwise they may differ by a rounding in `score`.
+    -score(w, now) = arrived_at - head start - now, so sorting by score is sorting by
+    arrived_at - head start, then by arrival (an earlier request of the same score first) and
+    arrival number; a stored index can therefore keep its order as requests wait.
     """
-    return (want.arrived_at - HEAD_START[want.priority], want.arrived_at, want.sequence)
+    return (want.arrived_at - head_start(want), want.arrived_at, want.sequence)
 
 
 def queue_of(want: Want) -> tuple[Kind, str, Language | None]:

@@ -216,11 +216,44 @@ class Pairing:
         self._told.pop(consultation_id, None)
         self._villagers.pop(consultation_id, None)
 
+    async def requeue(self, c: Consultation) -> None:
+        """The professional dropped out of the call and did not come back within the grace
+        period: the request goes back to the front of the queue, and the villager is told (the
+        terminal waits again, for the next professional)."""
+        async with self._state.lock(DISPATCH_LOCK):
+            current = await self._state.get_consultation(c.consultation_id)
+            if current is None or current.state not in IN_ROOM:
+                return
+            gone = current.professional_identity
+            c = current.moved(
+                Event.REQUEUE,
+                professional_session=None,
+                also_ringing=(),
+                professional_identity=None,
+                professional_role=None,
+                professional_name=None,
+                answered_at=None,
+                front=True,
+            )
+            await self._state.put_consultation(c)
+            log.warning(
+                "consultation=%s: %s did not come back; back to the front of the queue",
+                c.consultation_id,
+                gone,
+            )
+            await self._to_terminal(
+                c, CallStateChanged(consultation_id=c.consultation_id, state=c.state)
+            )
+            await self._place(c)
+        self._positions_changed()
+
     async def _ring_back_again(self, consultation_id: str, _payload: str) -> None:
         """A callback whose terminal was away goes back in the queue for another try."""
         async with self._state.lock(DISPATCH_LOCK):
             c = await self._state.get_consultation(consultation_id)
             if c is not None and c.callback and c.state is CallState.WAITING:
+                c = c.model_copy(update={"ring_back_at": None})
+                await self._state.put_consultation(c)
                 await self._place(c)
         self._positions_changed()
 
@@ -463,9 +496,12 @@ class Pairing:
             )
         else:
             log.info("consultation=%s: terminal away, ringing back later", c.consultation_id)
+            c = c.model_copy(
+                update={"ring_back_at": self._clock.now() + self.callback_retry_seconds}
+            )
             await self._state.put_consultation(c)
             await self._state.remove_want(c.consultation_id)
-            await self._timers.set("callback", c.consultation_id, self.callback_retry_seconds)
+            await self._timers.set_at("callback", c.consultation_id, c.ring_back_at or 0.0)
         await self._refresh(identity)
 
     async def decline(self, session: SessionRecord, consultation_id: str) -> None:
@@ -791,6 +827,7 @@ def _want(c: Consultation) -> Want:
         arrived_at=c.requested_at,
         passed_by=frozenset(c.passed_by),
         any_language=c.any_language,
+        front=c.front,
     )
 
 

@@ -232,7 +232,7 @@ class VillagePage {
     byId('call').disabled = true;
     this.texts.set(byId('call-hint'), 'village.preparing_camera');
     if (!(await this.ensureMedia())) return;
-    this.save({ consultationId: null, waiting: null, callState: 'waiting', peerName: null, peerRole: null });
+    this.save({ consultationId: null, waiting: null, callState: 'waiting', peerName: null, peerRole: null, requeued: false });
     this.requestId = this.signaling.send(build.requestConsultation(this.state.topic, this.texts.language));
     this.showWaiting();
   }
@@ -272,7 +272,7 @@ class VillagePage {
     this.closeCall();
     stopStream(this.stream);
     this.stream = null;
-    this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null });
+    this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null, requeued: false });
     showView('home');
     this.markTopic();
   }
@@ -320,6 +320,11 @@ class VillagePage {
     switch (msg.type) {
       case 'call_state':
         if (msg.state === 'ended') return;
+        if (msg.state === 'waiting' && this.call) {
+          // The professional dropped out and did not come back: waiting for the next one.
+          this.closeCall();
+          this.save({ requeued: true });
+        }
         this.save({ consultationId: id, callState: msg.state });
         if (QUEUED.includes(msg.state)) this.showWaiting();
         return;
@@ -337,7 +342,7 @@ class VillagePage {
       case 'room_joined':
         // Also a callback ringing back, with the page at home.
         byId('home-notice').hidden = true;
-        this.save({ consultationId: id, callState: 'joined', peerName: msg.peer_name, peerRole: msg.peer_role });
+        this.save({ consultationId: id, callState: 'joined', peerName: msg.peer_name, peerRole: msg.peer_role, requeued: false });
         if (!(await this.ensureMedia())) return;
         this.showCall();
         await this.startCall(msg.initiator);
@@ -422,7 +427,7 @@ class VillagePage {
     stopStream(this.stream);
     this.stream = null;
     this.documentMode = false;
-    this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null });
+    this.save({ consultationId: null, callState: null, waiting: null, peerName: null, peerRole: null, requeued: false });
     this.texts.set(byId('ended-reason'), `end.${reason}`);
     this.showRating(talked ? id : null);
     showView('ended');
@@ -488,6 +493,7 @@ class VillagePage {
     const role = this.roleName(this.state.topic);
     const waiting = this.state.waiting;
     if (this.state.callState === 'ringing') t.set(byId('waiting-title'), 'village.ringing', { role });
+    else if (this.state.requeued) t.set(byId('waiting-title'), 'village.requeued', { role });
     else t.set(byId('waiting-title'), 'village.waiting_title', { role });
     t.set(byId('waiting-topic'), 'village.topic_label', { topic: t.t(`topic.${this.state.topic}`) });
     const position = byId('waiting-position');

@@ -185,3 +185,25 @@ async def test_waiting_updates_carry_an_estimate_and_come_at_most_once_a_second(
     assert (later["professionals_on_duty"], later.get("estimated_wait_seconds")) == (0, None)
     for w in (lawyer, first, waiting):
         await w.close()
+
+
+async def test_a_professional_gone_mid_call_puts_the_request_back_at_the_front(
+    lawroom: RunningServer,
+) -> None:
+    lawyer = await on_duty(lawroom, "lawyer-1")
+    first, cid = await asks(lawroom, "village-1", "labour")
+    await lawyer.next_of("consultation_offer")
+    await lawyer.send({"type": "accept", "consultation_id": cid})
+    await first.next_of("room_joined")
+    # Someone else asks meanwhile, and then the lawyer's connection drops for good.
+    second, _ = await asks(lawroom, "village-2", "labour")
+    await lawyer.close()
+    assert (await first.next_of("peer_disconnected"))["peer_role"] == "lawyer"
+    # Within the grace period the room waits; once it is over the villager waits again, first.
+    lawroom.clock.advance(lawroom.settings.grace_seconds + 0.1)
+    assert (await first.next_of("call_state"))["state"] == "waiting"
+    assert (await first.next_of("waiting"))["position"] == 1
+    next_lawyer = await on_duty(lawroom, "lawyer-2")
+    assert (await next_lawyer.next_of("consultation_offer"))["consultation_id"] == cid
+    for w in (first, second, next_lawyer):
+        await w.close()

@@ -734,7 +734,11 @@ class DispatchMachine(RuleBasedStateMachine):
                 continue
             where = f"{cid} ({c.state})"
             assert c.state is not CallState.ENDED, f"{where} kept after it ended"
-            assert queued == (c.state is CallState.WAITING), f"{where} queued={queued}"
+            # A callback whose terminal was away waits out its retry interval off the queue.
+            retrying = c.ring_back_at is not None
+            assert queued == (c.state is CallState.WAITING and not retrying), (
+                f"{where} queued={queued}"
+            )
             if c.callback and not c.village_session:
                 assert c.state in (CallState.WAITING, CallState.RINGING), f"{where} unbound"
             else:

@@ -13,7 +13,7 @@ from signaling.availability import (
     IllegalAvailability,
     next_availability,
 )
-from signaling.matching import Free, Want, match, positions, queue_order, rank
+from signaling.matching import Free, Want, match, positions, queue_order, score
 from signaling.messages import Kind, Language, Priority, Role
 
 A, V = Availability, AvailabilityEvent
@@ -153,6 +153,20 @@ def wants_and_now(draw: st.DrawFn) -> tuple[list[Want], float]:
 
 
 @given(wants_and_now())
-def test_rank_is_queue_order_at_any_time(case: tuple[list[Want], float]) -> None:
+def test_rank_is_the_order_of_waiting_plus_head_start_at_any_time(
+    case: tuple[list[Want], float],
+) -> None:
+    """The stored order (`rank`, what `queue_order` sorts by) is highest score first, then the
+    earlier arrival, then the arrival number, whatever the time."""
     wants, now = case
-    assert sorted(wants, key=rank) == queue_order(wants, now)
+    by_score = sorted(wants, key=lambda w: (-score(w, now), w.arrived_at, w.sequence))
+    assert queue_order(wants, now) == by_score
+
+
+def test_a_request_put_back_at_the_front_goes_before_even_an_urgent_one() -> None:
+    wants = [
+        want("urgent", 0, priority=Priority.URGENT),
+        want("back", 500, front=True),
+        want("normal", 1),
+    ]
+    assert [w.request_id for w in queue_order(wants, now=600)] == ["back", "urgent", "normal"]

@@ -294,6 +294,7 @@ def want_to_json(want: Want) -> str:
             "x": sorted(want.passed_by),
             "y": want.any_language,
             "s": want.sequence,
+            "f": want.front,
         },
         separators=(",", ":"),
     )
@@ -311,6 +312,7 @@ def want_from_json(raw: str | bytes) -> Want:
         passed_by=frozenset(d["x"]),
         any_language=bool(d["y"]),
         sequence=int(d["s"]),
+        front=bool(d.get("f", False)),
     )
 
 

@@ -126,3 +126,42 @@ async def test_village_page_leaves_a_callback_and_is_rung_back(
     await desk.hang_up()
     await page.wait_view("ended")
     await page.assert_clean()
+
+
+@pytest.mark.timeout(120)
+async def test_village_page_waits_first_in_line_when_its_lawyer_is_gone_for_good(
+    start_server: Callable[..., Any], open_kiosk: OpenAs, participants: list[Participant]
+) -> None:
+    server = await start_server(strict_protocol=True)
+    page = await open_kiosk(server, "village-1", f"/village?camera={PAGE_CAMERA}")
+    await page.wait_view("home")
+    await page.click('button.topic[data-topic="labour"]')
+    await page.click("#call")
+    await page.wait_view("waiting")
+    first = await start_desk(
+        server.url, "lawyer-1", "demo-lawyer-1", media_source(SIDE_LAWYER, synthetic=AIORTC_VIDEO)
+    )
+    participants.append(first)
+    await page.wait_view("call")
+    await page.wait_remote_video()
+
+    # The lawyer's connection is lost and never comes back within the grace period.
+    await first.client.drop()
+    await page.page.wait_for_function(
+        "!document.getElementById('call-status').hidden", timeout=10_000
+    )
+    server.clock.advance(server.settings.grace_seconds + 0.1)
+    await page.wait_view("waiting")
+    assert "下一位" in await page.page.inner_text("#waiting-title")
+    await page.screenshot("village-requeued")
+
+    # The next lawyer on duty is offered it first, and the page is in a call again.
+    second = await start_desk(
+        server.url, "lawyer-2", "demo-lawyer-2", media_source(SIDE_LAWYER, synthetic=AIORTC_VIDEO)
+    )
+    participants.append(second)
+    await page.wait_view("call")
+    await page.wait_remote_video()
+    await second.hang_up()
+    await page.wait_view("ended")
+    await page.assert_clean()
