@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from pydantic import BaseModel, ConfigDict
 
 from room.call import Event, transition
 from signaling.messages import CallState, Kind, Language, Priority, Role
+
+# What a request forgets of its professional when it goes back to waiting.
+NO_PROFESSIONAL: Mapping[str, object] = MappingProxyType(
+    {
+        "professional_session": None,
+        "also_ringing": (),
+        "professional_identity": None,
+        "professional_role": None,
+        "professional_name": None,
+    }
+)
 
 
 class Consultation(BaseModel):

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from room.call import Event
-from room.consultation import Consultation
+from room.consultation import NO_PROFESSIONAL, Consultation
 from signaling.clock import Clock
 from signaling.errors import ErrorCode, ProtocolError
 from signaling.journal import Journal
@@ -227,11 +227,7 @@ class Pairing:
             gone = current.professional_identity
             c = current.moved(
                 Event.REQUEUE,
-                professional_session=None,
-                also_ringing=(),
-                professional_identity=None,
-                professional_role=None,
-                professional_name=None,
+                **NO_PROFESSIONAL,
                 answered_at=None,
                 front=True,
             )
@@ -468,11 +464,7 @@ class Pairing:
         tries = c.callback_tries + 1
         c = c.moved(
             Event.DECLINE,
-            professional_session=None,
-            also_ringing=(),
-            professional_identity=None,
-            professional_role=None,
-            professional_name=None,
+            **NO_PROFESSIONAL,
             callback_tries=tries,
         )
         await self._timers.cancel("offer", c.consultation_id)
@@ -558,11 +550,7 @@ class Pairing:
             desks = c.ringing_desks()
             c = c.moved(
                 Event.DECLINE,
-                professional_session=None,
-                also_ringing=(),
-                professional_identity=None,
-                professional_role=None,
-                professional_name=None,
+                **NO_PROFESSIONAL,
                 passed_by=(*c.passed_by, identity),
             )
             await self._state.put_consultation(c)
