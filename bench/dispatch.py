@@ -150,16 +150,14 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return values[min(len(values), max(1, int(rank))) - 1]
 
 
-class Desk:
-    """A professional's connection (the hub's `Peer`): times each offer as it arrives, then
-    answers it like a person would, after a while."""
+class Terminal:
+    """A connection as the hub sees it (its `Peer`); a village terminal's only needs to exist
+    and take its messages."""
 
     def __init__(self, run: Run, account: DemoAccount) -> None:
         self.connection_id = f"w_{account.identity.identity}"
         self.finished = asyncio.Event()
         self.account = account
-        self.session: SessionRecord | None = None
-        self.free_at = 0.0  # perf_counter() when they last became free
         self._run = run
         self._sink: Sink = self._deliver
 
@@ -178,36 +176,22 @@ class Desk:
 
     async def _deliver(self, seq: int, text: str) -> None:
         self._run.result.messages += 1
+
+
+class Desk(Terminal):
+    """A professional's connection: times each offer as it arrives, then answers it like a
+    person would, after a while."""
+
+    def __init__(self, run: Run, account: DemoAccount) -> None:
+        super().__init__(run, account)
+        self.session: SessionRecord | None = None
+        self.free_at = 0.0  # perf_counter() when they last became free
+
+    async def _deliver(self, seq: int, text: str) -> None:
+        await super()._deliver(seq, text)
         if OFFER_MARK in text:
             # Timed before anything else: this is the offer reaching the connection.
             self._run.offered(self, json.loads(text), time.perf_counter())
-
-
-class Terminal:
-    """A village terminal's connection: it only needs to exist (and take its messages)."""
-
-    def __init__(self, run: Run, account: DemoAccount) -> None:
-        self.connection_id = f"w_{account.identity.identity}"
-        self.finished = asyncio.Event()
-        self.account = account
-        self._run = run
-        self._sink: Sink = self._deliver
-
-    def reply(self, message: ServerMessage) -> None:
-        return None
-
-    @property
-    def sink(self) -> Sink:
-        return self._sink
-
-    async def close(self, code: int, reason: str) -> None:
-        self.finished.set()
-
-    def close_after_flush(self, code: int, reason: str) -> None:
-        self.finished.set()
-
-    async def _deliver(self, seq: int, text: str) -> None:
-        self._run.result.messages += 1
 
 
 def _accounts(plan: Plan) -> tuple[list[DemoAccount], list[DemoAccount]]:
